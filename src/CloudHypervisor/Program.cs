@@ -1,0 +1,6 @@
+namespace CloudHypervisor;
+
+internal static class Program
+{
+    private static int Main() => 1;
+}

@@ -1,0 +1,15 @@
+namespace CloudHypervisor.InternalApi;
+
+/// <summary>
+/// One API action with its argument. Every command is a sealed record whose
+/// <see cref="Dispatch"/> calls its own <see cref="IRequestHandler"/> method, so a command
+/// without a handler does not compile (STYLE.md §6).
+/// </summary>
+public abstract record ApiCommand
+{
+    /// <summary>The catalog entry of this action (name, verb, error message).</summary>
+    public abstract ApiAction Action { get; }
+
+    /// <summary>Calls the handler method for this action.</summary>
+    public abstract ValueTask<ApiResult> Dispatch(IRequestHandler handler);
+}

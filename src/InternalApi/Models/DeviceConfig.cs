@@ -1,0 +1,4 @@
+namespace CloudHypervisor.InternalApi.Models;
+
+/// <summary>Upstream OpenAPI schema <c>DeviceConfig</c>. Placeholder until the models land (issue 2).</summary>
+public sealed class DeviceConfig;

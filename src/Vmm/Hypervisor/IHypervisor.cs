@@ -1,0 +1,115 @@
+using CloudHypervisor.InternalApi.Models;
+
+namespace CloudHypervisor.Vmm.Hypervisor;
+
+/// <summary>
+/// The boundary between the control loop and a hypervisor backend (KVM). The control loop owns
+/// state and events; a backend owns guest memory, vCPU threads and devices. Calls into a backend
+/// are made off the control loop (long operations), one at a time per VM.
+/// Failures are thrown as <see cref="HypervisorException"/>.
+/// </summary>
+public interface IHypervisor
+{
+    /// <summary>The feature name for vmm.ping (e.g. "kvm").</summary>
+    string Name { get; }
+
+    /// <summary>
+    /// Prepares what upstream prepares at vm.create, before any boot: creates serial/console
+    /// files and allocates PTYs, writing a PTY's path into <c>serial.file</c>/<c>console.file</c>
+    /// of <paramref name="config"/>. Must not need the hypervisor device.
+    /// </summary>
+    void PrepareConsoles(VmConfig config);
+
+    /// <summary>
+    /// Builds a VM from <paramref name="config"/> (memory, devices, vCPUs, payload loaded) without
+    /// running it. Device ids are already assigned in <paramref name="config"/>. Throws a
+    /// <see cref="HypervisorException"/> naming the device when /dev/kvm is missing or not accessible.
+    /// </summary>
+    IGuestVm CreateVm(VmConfig config, IGuestEvents events);
+}
+
+/// <summary>
+/// A built VM. <see cref="Pause"/> and <see cref="Shutdown"/> return only when every vCPU has
+/// left KVM_RUN. <see cref="IDisposable.Dispose"/> releases memory and file descriptors.
+/// </summary>
+public interface IGuestVm : IDisposable
+{
+    /// <summary>Starts the vCPU threads.</summary>
+    void Boot();
+
+    void Pause();
+
+    void Resume();
+
+    /// <summary>Stops every vCPU and device thread. The VM cannot run again.</summary>
+    void Shutdown();
+
+    /// <summary>Signals the ACPI power button (the GED device) to the guest.</summary>
+    void PowerButton();
+
+    /// <summary>Injects an NMI into every vCPU.</summary>
+    void Nmi();
+
+    /// <summary>The devices built for this VM, keyed by id, as vm.info's <c>device_tree</c>.</summary>
+    IReadOnlyDictionary<string, DeviceNode> DeviceTree { get; }
+
+    /// <summary>Per-device counters for vm.counters, e.g. <c>{"__serial": {"tx_bytes": 12}}</c>.</summary>
+    IReadOnlyDictionary<string, IReadOnlyDictionary<string, ulong>> Counters();
+}
+
+/// <summary>How a guest ended its run on its own.</summary>
+public enum GuestExitKind
+{
+    /// <summary>ACPI poweroff (sleep control S5) or an equivalent: contract §2.4 "guest poweroff".</summary>
+    Poweroff,
+    /// <summary>ACPI reset register, i8042 0xFE, or a triple fault: contract §2.4 "guest reset".</summary>
+    Reset,
+    /// <summary>The VM cannot continue (emulation failure, internal error). Treated like a poweroff and logged.</summary>
+    Fatal,
+}
+
+/// <summary>A guest exit and why, for logs.</summary>
+public sealed record GuestExit(GuestExitKind Kind, string Reason);
+
+/// <summary>
+/// What a backend reports back. Called from vCPU and device threads; implementations never block
+/// (they post to the control loop or to the event monitor).
+/// </summary>
+public interface IGuestEvents
+{
+    /// <summary>The guest powered off, reset, or failed. Reported once per run.</summary>
+    void GuestExited(GuestExit exit);
+
+    /// <summary>A device-level event, e.g. ("guest", "panic", {event: panic}).</summary>
+    void DeviceEvent(string source, string @event, IReadOnlyDictionary<string, string>? properties = null);
+}
+
+/// <summary>A backend failure, with its causes (top first) for the API's error chain.</summary>
+public sealed class HypervisorException : Exception
+{
+    public HypervisorException()
+    {
+        Causes = [];
+    }
+
+    public HypervisorException(string message)
+        : base(message)
+    {
+        Causes = [];
+    }
+
+    public HypervisorException(string message, Exception innerException)
+        : base(message, innerException)
+    {
+        Causes = [];
+    }
+
+    public HypervisorException(string message, IReadOnlyList<string> causes)
+        : base(message)
+    {
+        Causes = causes;
+    }
+
+    /// <summary>Messages below <see cref="Exception.Message"/>, root cause last.</summary>
+    public IReadOnlyList<string> Causes { get; }
+}
