@@ -1,0 +1,203 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net.Sockets;
+using System.Text;
+
+namespace CloudHypervisor.Bench;
+
+/// <summary>
+/// Measures, in one run and on one machine, the API's cost against the floor: a bare Unix-socket
+/// round trip between two processes. Every figure is printed beside its ratio to that floor, so
+/// machine noise cancels out (NOTES.md: compare within one run). The VMM under test is the real
+/// executable, started as a child process.
+///   ch-bench --binary out/cloud-hypervisor [--seconds 3] [--dbus]
+///   ch-bench --echo-server PATH   (internal: the floor's peer process)
+/// </summary>
+internal static class Program
+{
+    private static async Task<int> Main(string[] args)
+    {
+        var options = BenchOptions.Parse(args);
+        if (options.EchoServer is { } echoPath)
+        {
+            await EchoServer.RunAsync(echoPath);
+            return 0;
+        }
+
+        if (options.Binary is null || !File.Exists(options.Binary))
+        {
+            await Console.Error.WriteLineAsync("usage: ch-bench --binary PATH-TO-cloud-hypervisor [--seconds N]");
+            return 2;
+        }
+
+        var report = new Report();
+        var dir = Directory.CreateTempSubdirectory("ch-bench-");
+        try
+        {
+            var floor = await Floor.MeasureAsync(dir.FullName, options);
+            report.Add("bare unix-socket round trip (floor)", floor, floor);
+
+            await using var vmm = await VmmProcess.StartAsync(options.Binary, dir.FullName, options.ExtraArgs);
+            report.AddPlain("process start -> first answered vmm.ping", vmm.StartToFirstPing);
+
+            using (var create = await HttpClient1.ConnectAsync(vmm.Socket))
+            {
+                var status = await create.RequestAsync("PUT", "/api/v1/vm.create", "{\"payload\":{\"kernel\":\"/nonexistent/vmlinux\"}}");
+                if (status != 204)
+                {
+                    throw new InvalidOperationException($"vm.create answered {status}");
+                }
+            }
+
+            foreach (var (name, method, path) in new[] { ("vmm.ping", "GET", "/api/v1/vmm.ping"), ("vm.info", "GET", "/api/v1/vm.info") })
+            {
+                var one = await Load.OneConnectionAsync(vmm.Socket, method, path, options.Iterations);
+                report.Add($"REST {name}, 1 keep-alive connection", one, floor);
+                var many = await Load.ManyConnectionsAsync(vmm.Socket, method, path, 16, options.Seconds);
+                report.Add($"REST {name}, 16 connections", many, floor);
+            }
+
+            foreach (var extra in options.Extras)
+            {
+                var result = await extra(vmm, dir.FullName);
+                report.Add(result.Name, result.Stats, floor);
+            }
+        }
+        finally
+        {
+            dir.Delete(recursive: true);
+        }
+
+        report.Print();
+        return 0;
+    }
+}
+
+internal sealed class BenchOptions
+{
+    public string? Binary { get; private set; }
+    public string? EchoServer { get; private set; }
+    public int Seconds { get; private set; } = 3;
+    public int Iterations { get; private set; } = 20000;
+    public List<string> ExtraArgs { get; } = [];
+    public List<Func<VmmProcess, string, Task<(string Name, Stats Stats)>>> Extras { get; } = [];
+
+    public static BenchOptions Parse(string[] args)
+    {
+        var o = new BenchOptions();
+        for (var i = 0; i < args.Length; i++)
+        {
+            switch (args[i])
+            {
+                case "--binary": o.Binary = args[++i]; break;
+                case "--echo-server": o.EchoServer = args[++i]; break;
+                case "--seconds": o.Seconds = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
+                case "--iterations": o.Iterations = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
+                case "--": o.ExtraArgs.AddRange(args[(i + 1)..]); i = args.Length; break;
+                default: throw new ArgumentException($"unknown argument {args[i]}");
+            }
+        }
+
+        return o;
+    }
+}
+
+/// <summary>Latency samples (microseconds) and throughput of one measurement.</summary>
+internal sealed record Stats(double P50, double P99, double RequestsPerSecond);
+
+internal static class Percentiles
+{
+    public static Stats From(List<double> samplesUs, double seconds)
+    {
+        samplesUs.Sort();
+        double At(double q) => samplesUs[Math.Min(samplesUs.Count - 1, (int)(q * samplesUs.Count))];
+        return new Stats(At(0.50), At(0.99), samplesUs.Count / seconds);
+    }
+
+    public static double Microseconds(long ticks) => ticks * 1_000_000.0 / Stopwatch.Frequency;
+}
+
+internal sealed class Report
+{
+    private readonly List<string> _lines = [];
+
+    public void Add(string name, Stats s, Stats floor) =>
+        _lines.Add(string.Create(CultureInfo.InvariantCulture,
+            $"{name,-48} p50 {s.P50,8:F1} µs ({s.P50 / floor.P50,5:F1}x)  p99 {s.P99,8:F1} µs ({s.P99 / floor.P99,5:F1}x)  {s.RequestsPerSecond,9:F0} req/s"));
+
+    public void AddPlain(string name, TimeSpan t) =>
+        _lines.Add(string.Create(CultureInfo.InvariantCulture, $"{name,-48} {t.TotalMilliseconds,8:F1} ms"));
+
+    public void Print()
+    {
+        Console.WriteLine("ratios are to the floor measured in this same run");
+        foreach (var line in _lines)
+        {
+            Console.WriteLine(line);
+        }
+    }
+}
+
+/// <summary>The floor: a ping-sized request echoed back by a second process over a Unix socket.</summary>
+internal static class Floor
+{
+    public static async Task<Stats> MeasureAsync(string dir, BenchOptions options)
+    {
+        var path = Path.Combine(dir, "echo.sock");
+        using var server = Process.Start(new ProcessStartInfo(Environment.ProcessPath!, ["--echo-server", path])
+        {
+            RedirectStandardOutput = true,
+        })!;
+        try
+        {
+            await server.StandardOutput.ReadLineAsync(); // "ready"
+            using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+            await socket.ConnectAsync(new UnixDomainSocketEndPoint(path));
+            var request = Encoding.ASCII.GetBytes("GET /api/v1/vmm.ping HTTP/1.1\r\nHost: localhost\r\n\r\n");
+            var buffer = new byte[4096];
+            var samples = new List<double>(options.Iterations);
+            var total = Stopwatch.StartNew();
+            for (var i = 0; i < options.Iterations; i++)
+            {
+                var start = Stopwatch.GetTimestamp();
+                await socket.SendAsync(request);
+                var got = 0;
+                while (got < request.Length)
+                {
+                    got += await socket.ReceiveAsync(buffer.AsMemory(got));
+                }
+
+                samples.Add(Percentiles.Microseconds(Stopwatch.GetTimestamp() - start));
+            }
+
+            return Percentiles.From(samples, total.Elapsed.TotalSeconds);
+        }
+        finally
+        {
+            server.Kill();
+        }
+    }
+}
+
+internal static class EchoServer
+{
+    public static async Task RunAsync(string path)
+    {
+        using var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        listener.Bind(new UnixDomainSocketEndPoint(path));
+        listener.Listen(1);
+        Console.WriteLine("ready");
+        using var client = await listener.AcceptAsync();
+        var buffer = new byte[4096];
+        while (true)
+        {
+            var n = await client.ReceiveAsync(buffer);
+            if (n == 0)
+            {
+                return;
+            }
+
+            await client.SendAsync(buffer.AsMemory(0, n));
+        }
+    }
+}

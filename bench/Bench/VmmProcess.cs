@@ -1,0 +1,67 @@
+using System.Diagnostics;
+
+namespace CloudHypervisor.Bench;
+
+/// <summary>The VMM under test: the real executable with an API socket, started and stopped here.</summary>
+internal sealed class VmmProcess : IAsyncDisposable
+{
+    private readonly Process _process;
+
+    private VmmProcess(Process process, string socket, TimeSpan startToFirstPing)
+    {
+        _process = process;
+        Socket = socket;
+        StartToFirstPing = startToFirstPing;
+    }
+
+    public string Socket { get; }
+    public TimeSpan StartToFirstPing { get; }
+
+    public static async Task<VmmProcess> StartAsync(string binary, string dir, IEnumerable<string> extraArgs)
+    {
+        var socket = Path.Combine(dir, "api.sock");
+        var start = Stopwatch.StartNew();
+        var process = Process.Start(new ProcessStartInfo(binary, ["--api-socket", $"path={socket}", .. extraArgs]))!;
+        while (true)
+        {
+            try
+            {
+                using var client = await HttpClient1.ConnectAsync(socket);
+                if (await client.RequestAsync("GET", "/api/v1/vmm.ping") == 200)
+                {
+                    break;
+                }
+            }
+            catch (Exception e) when (e is System.Net.Sockets.SocketException or IOException)
+            {
+                if (process.HasExited)
+                {
+                    throw new InvalidOperationException($"{binary} exited with {process.ExitCode}", e);
+                }
+
+                await Task.Delay(1);
+            }
+        }
+
+        return new VmmProcess(process, socket, start.Elapsed);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            using var client = await HttpClient1.ConnectAsync(Socket);
+            await client.RequestAsync("PUT", "/api/v1/vmm.shutdown");
+        }
+        catch (Exception e) when (e is System.Net.Sockets.SocketException or IOException)
+        {
+        }
+
+        if (!_process.WaitForExit(5000))
+        {
+            _process.Kill();
+        }
+
+        _process.Dispose();
+    }
+}

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Runs the benchmarks against the binaries ./build.sh put in out/. Ratios are to the floor
+# (a bare Unix-socket round trip between two processes) measured in the same run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ -x out/cloud-hypervisor ] || { echo "bench/run.sh: run ./build.sh first" >&2; exit 1; }
+export CH_ARTIFACTS="$(pwd)/artifacts/bench"
+dotnet build bench/Bench/Bench.csproj -c Release --nologo -v quiet -clp:ErrorsOnly
+exec "$CH_ARTIFACTS/bin/Bench/release/ch-bench" --binary out/cloud-hypervisor "$@"

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Runs every test of both builds (with and without the D-Bus API) and ends with one line:
+#   N passed, N failed
+#   ./test.sh           both variants
+#   ./test.sh --linux   also the opt-in, bounded Linux boot test (slow on software KVM)
+set -uo pipefail
+cd "$(dirname "$0")"
+root=$(pwd)
+
+for arg in "$@"; do
+  case "$arg" in
+    --linux) export CH_TEST_LINUX=1 ;;
+    -h|--help) sed -n '2,5p' "$0"; exit 0 ;;
+    *) echo "test.sh: unknown argument: $arg" >&2; exit 2 ;;
+  esac
+done
+
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+passed=0 failed=0 skipped=0
+
+# The bundled guests, for the KVM tests (./build.sh normally made them already).
+if [ -x guests/build.sh ] && [ ! -d out/guests ]; then
+  guests/build.sh out/guests >/dev/null || { echo "test.sh: guests/build.sh failed" >&2; failed=$((failed + 1)); }
+fi
+export CH_GUESTS_DIR="$root/out/guests"
+
+run_variant() { # name dbus
+  local name=$1 dbus=$2 log
+  export CH_ARTIFACTS="$root/artifacts/test-$name"
+  export CH_BIN_DIR="$CH_ARTIFACTS/out"
+  log="$CH_ARTIFACTS/test.log"
+  mkdir -p "$CH_ARTIFACTS"
+  echo "== $name build (D-Bus API: $dbus)"
+  local ok=1
+  for project in CloudHypervisor ChRemote; do
+    dotnet publish "src/$project/$project.csproj" -c Release -p:DBusApi=$dbus -o "$CH_BIN_DIR" \
+      --nologo -v quiet -clp:ErrorsOnly || ok=0
+  done
+  dotnet build CloudHypervisor.sln -c Release -p:DBusApi=$dbus --nologo -v quiet -clp:ErrorsOnly || ok=0
+  if [ $ok = 0 ]; then
+    echo "test.sh: $name build failed" >&2
+    failed=$((failed + 1))
+    return
+  fi
+  echo "== $name tests"
+  dotnet test CloudHypervisor.sln -c Release -p:DBusApi=$dbus --no-build --nologo \
+    --blame-hang-timeout 4m 2>&1 | tee "$log" | grep -E '^\s*(Failed|Passed|Skipped)!|^\s+Failed [A-Za-z]|error' || true
+  local code=${PIPESTATUS[0]}
+  local p f s
+  p=$(grep -oE 'Passed: +[0-9]+' "$log" | awk '{s+=$2} END {print s+0}')
+  f=$(grep -oE 'Failed: +[0-9]+' "$log" | awk '{s+=$2} END {print s+0}')
+  s=$(grep -oE 'Skipped: +[0-9]+' "$log" | awk '{s+=$2} END {print s+0}')
+  if [ "$code" != 0 ] && [ "$f" = 0 ]; then
+    echo "test.sh: $name test run aborted (exit $code), see $log" >&2
+    f=1
+  fi
+  passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
+}
+
+run_variant dbus true
+run_variant minimal false
+
+if [ "$skipped" -gt 0 ]; then
+  echo "$passed passed, $failed failed, $skipped skipped"
+else
+  echo "$passed passed, $failed failed"
+fi
+[ "$failed" = 0 ]
