@@ -37,5 +37,8 @@ namespace CloudHypervisor.InternalApi.Json;
 [JsonSerializable(typeof(VmInfo))]
 [JsonSerializable(typeof(PciDeviceInfo))]
 [JsonSerializable(typeof(Dictionary<string, Dictionary<string, ulong>>))]
+[JsonSerializable(typeof(VmState))]
+[JsonSerializable(typeof(DeviceNode))]
+[JsonSerializable(typeof(Dictionary<string, DeviceNode>))]
 [JsonSerializable(typeof(string[]))]
 public sealed partial class ApiJsonContext : JsonSerializerContext;

@@ -1,4 +1,25 @@
+using System.Text.Json.Serialization;
+using CloudHypervisor.InternalApi.Models.Converters;
+
 namespace CloudHypervisor.InternalApi.Models;
 
-/// <summary>Upstream OpenAPI schema <c>VdpaConfig</c>. Placeholder until the models land (issue 2).</summary>
-public sealed class VdpaConfig;
+/// <summary>Upstream schema <c>VdpaConfig</c>: a vDPA device. num_queues defaults to 1 (the OpenAPI wrongly marks it required).</summary>
+public sealed class VdpaConfig : IPciDeviceConfig
+{
+    /// <inheritdoc/>
+    public string? Id { get; set; }
+
+    /// <inheritdoc/>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public bool Iommu { get; set; }
+
+    /// <inheritdoc/>
+    public ushort PciSegment { get; set; }
+
+    /// <inheritdoc/>
+    public byte? PciDeviceId { get; set; }
+
+    public required string Path { get; set; }
+
+    public ulong NumQueues { get; set; } = 1;
+}

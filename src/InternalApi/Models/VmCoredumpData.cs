@@ -1,4 +1,10 @@
+using System.Text.Json.Serialization;
+using CloudHypervisor.InternalApi.Models.Converters;
+
 namespace CloudHypervisor.InternalApi.Models;
 
-/// <summary>Upstream OpenAPI schema <c>VmCoredumpData</c>. Placeholder until the models land (issue 2).</summary>
-public sealed class VmCoredumpData;
+/// <summary>Upstream schema <c>VmCoredumpData</c>: the body of vm.coredump (GUEST_DEBUG builds only).</summary>
+public sealed class VmCoredumpData
+{
+    public required string DestinationUrl { get; set; }
+}

@@ -1,4 +1,10 @@
+using System.Text.Json.Serialization;
+using CloudHypervisor.InternalApi.Models.Converters;
+
 namespace CloudHypervisor.InternalApi.Models;
 
-/// <summary>Upstream OpenAPI schema <c>VmRemoveDevice</c>. Placeholder until the models land (issue 2).</summary>
-public sealed class VmRemoveDevice;
+/// <summary>Upstream schema <c>VmRemoveDevice</c>: the body of vm.remove-device; id required.</summary>
+public sealed class VmRemoveDevice
+{
+    public required string Id { get; set; }
+}

@@ -1,4 +1,13 @@
+using System.Text.Json.Serialization;
+using CloudHypervisor.InternalApi.Models.Converters;
+
 namespace CloudHypervisor.InternalApi.Models;
 
-/// <summary>Upstream OpenAPI schema <c>VmResizeZone</c>. Placeholder until the models land (issue 2).</summary>
-public sealed class VmResizeZone;
+/// <summary>Upstream schema <c>VmResizeZone</c>: the body of vm.resize-zone; both fields required (contract §9 item 10).</summary>
+public sealed class VmResizeZone
+{
+    public required string Id { get; set; }
+
+    /// <summary>Desired zone size in bytes.</summary>
+    public required ulong DesiredRam { get; set; }
+}

@@ -1,4 +1,10 @@
+using System.Text.Json.Serialization;
+using CloudHypervisor.InternalApi.Models.Converters;
+
 namespace CloudHypervisor.InternalApi.Models;
 
-/// <summary>Upstream OpenAPI schema <c>VmSnapshotConfig</c>. Placeholder until the models land (issue 2).</summary>
-public sealed class VmSnapshotConfig;
+/// <summary>Upstream schema <c>VmSnapshotConfig</c>: the body of vm.snapshot, e.g. <c>{"destination_url":"file:///tmp/snap"}</c>.</summary>
+public sealed class VmSnapshotConfig
+{
+    public required string DestinationUrl { get; set; }
+}

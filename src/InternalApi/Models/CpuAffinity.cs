@@ -1,0 +1,12 @@
+using System.Text.Json.Serialization;
+using CloudHypervisor.InternalApi.Models.Converters;
+
+namespace CloudHypervisor.InternalApi.Models;
+
+/// <summary>Upstream schema <c>CpuAffinity</c>: pins one vCPU to host CPUs.</summary>
+public sealed class CpuAffinity
+{
+    public required uint Vcpu { get; set; }
+
+    public required List<ulong> HostCpus { get; set; }
+}

@@ -1,0 +1,16 @@
+using System.Text.Json.Serialization;
+using CloudHypervisor.InternalApi.Models.Converters;
+
+namespace CloudHypervisor.InternalApi.Models;
+
+/// <summary>Upstream schema <c>CpuTopology</c>; every part is required and must be non-zero.</summary>
+public sealed class CpuTopology
+{
+    public required ushort ThreadsPerCore { get; set; }
+
+    public required ushort CoresPerDie { get; set; }
+
+    public required ushort DiesPerPackage { get; set; }
+
+    public required ushort Packages { get; set; }
+}

@@ -1,0 +1,12 @@
+using System.Text.Json.Serialization;
+using CloudHypervisor.InternalApi.Models.Converters;
+
+namespace CloudHypervisor.InternalApi.Models;
+
+/// <summary>Upstream schema <c>RateLimitGroupConfig</c> (Rust <c>RateLimiterGroupConfig</c>): a limiter shared by the disks naming it in rate_limit_group.</summary>
+public sealed class RateLimitGroupConfig
+{
+    public required string Id { get; set; }
+
+    public required RateLimiterConfig RateLimiterConfig { get; set; }
+}
