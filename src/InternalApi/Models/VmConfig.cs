@@ -9,7 +9,7 @@ namespace CloudHypervisor.InternalApi.Models;
 /// only enforced by validation, contract §9 item 7). Mutable: the VMM writes assigned device ids
 /// and PTY paths back into the stored config.
 /// </summary>
-public sealed class VmConfig
+public sealed partial class VmConfig
 {
     /// <summary>Upstream's default memory size: 512 MiB.</summary>
     public const ulong DefaultMemorySize = 512UL << 20;

@@ -1,0 +1,34 @@
+using CloudHypervisor.InternalApi.Json;
+
+namespace CloudHypervisor.InternalApi.Models;
+
+public sealed partial class VmConfig
+{
+    /// <summary>
+    /// A deep copy, through the source-generated JSON (so every field is copied by construction).
+    /// File descriptors print as -1 in JSON, so the real ones (net fds, VFIO fds, iommufd) are
+    /// copied across explicitly.
+    /// </summary>
+    public VmConfig Clone()
+    {
+        var copy = System.Text.Json.JsonSerializer.Deserialize(
+            System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(this, ApiJsonContext.Default.VmConfig),
+            ApiJsonContext.Default.VmConfig)!;
+        for (var i = 0; i < (Net?.Count ?? 0); i++)
+        {
+            copy.Net![i].Fds = Net![i].Fds is { } fds ? [.. fds] : null;
+        }
+
+        for (var i = 0; i < (Devices?.Count ?? 0); i++)
+        {
+            copy.Devices![i].Fd = Devices![i].Fd;
+        }
+
+        if (Platform is { } platform)
+        {
+            copy.Platform!.IommufdFd = platform.IommufdFd;
+        }
+
+        return copy;
+    }
+}

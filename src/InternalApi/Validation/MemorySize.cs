@@ -1,0 +1,23 @@
+using CloudHypervisor.InternalApi.Models;
+
+namespace CloudHypervisor.InternalApi.Validation;
+
+/// <summary>Guest RAM arithmetic shared by validation and vm.info.</summary>
+public static class MemorySize
+{
+    /// <summary>
+    /// <c>memory.size</c> plus every zone's size: the RAM a config asks for at boot, and vm.info's
+    /// <c>memory_actual_size</c> while no VM object exists (contract §1.7). Hotplugged sizes are not counted.
+    /// </summary>
+    public static ulong Configured(VmConfig config)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        var total = config.Memory.Size;
+        foreach (var zone in config.Memory.Zones ?? [])
+        {
+            total += zone.Size;
+        }
+
+        return total;
+    }
+}
