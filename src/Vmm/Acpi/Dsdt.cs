@@ -1,0 +1,62 @@
+using CloudHypervisor.Vmm.Platform;
+
+namespace CloudHypervisor.Vmm.Acpi;
+
+/// <summary>
+/// The Differentiated System Description Table: the AML namespace of our platform. It says what
+/// the FADT cannot in hardware-reduced mode: the S5 sleep type, the power button (a PNP0C0C
+/// device notified by the Generic Event Device, ACPI0013, on GSI <see cref="PlatformLayout.GedIrq"/>),
+/// COM1 and the CMOS RTC.
+/// </summary>
+internal static class Dsdt
+{
+    /// <summary>Revision 2: AML integers are 64 bits wide.</summary>
+    public const byte Revision = 2;
+
+    /// <summary>SLP_TYPx for S5; the guest writes it into bits 2-4 of the sleep control register.</summary>
+    public const byte S5SleepType = 5;
+
+    /// <summary>Notify value 0x80 on a power button device: "button pressed" (§4.8.3.1.1).</summary>
+    public const byte PowerButtonPressed = 0x80;
+
+    public static byte[] Build() => AcpiSdt.Build("DSDT", Revision, "CHDSDT", Aml());
+
+    /// <summary>The DSDT body (the AML definition block) without the header.</summary>
+    public static byte[] Aml() => Acpi.Aml.Concat(
+        // \_S5: {SLP_TYPa, SLP_TYPb, reserved, reserved}.
+        Acpi.Aml.Name("_S5", Acpi.Aml.Package(
+            Acpi.Aml.Integer(S5SleepType), Acpi.Aml.Integer(S5SleepType), Acpi.Aml.Integer(0), Acpi.Aml.Integer(0))),
+        Acpi.Aml.Scope("\\_SB", PowerButton(), GenericEventDevice(), Com1(), Rtc()));
+
+    private static byte[] PowerButton() => Acpi.Aml.Device("PWRB",
+        Acpi.Aml.Name("_HID", Acpi.Aml.EisaId("PNP0C0C")),
+        Acpi.Aml.Name("_UID", Acpi.Aml.Integer(0)));
+
+    /// <summary>
+    /// GED (§5.6.9): its _CRS lists the interrupt, and on that interrupt the OSPM runs _EVT, which
+    /// reads (and thereby clears) the event register and notifies the devices whose bits are set.
+    /// </summary>
+    private static byte[] GenericEventDevice() => Acpi.Aml.Device("GED0",
+        Acpi.Aml.Name("_HID", Acpi.Aml.String("ACPI0013")),
+        Acpi.Aml.Name("_UID", Acpi.Aml.Integer(0)),
+        Acpi.Aml.Name("_CRS", Acpi.Aml.ResourceTemplate(
+            AmlResource.Interrupt(edgeTriggered: true, activeLow: false, shared: false, (uint)PlatformLayout.GedIrq))),
+        Acpi.Aml.OperationRegion("GDST", AmlRegionSpace.SystemMemory, PlatformLayout.GedStart, 4),
+        Acpi.Aml.Field("GDST", AmlFieldAccess.DWordAcc, AmlFieldUpdate.WriteAsZeros, new AmlFieldUnit("GDAT", 32)),
+        Acpi.Aml.Method("_EVT", 1, serialized: true,
+            Acpi.Aml.Store(Acpi.Aml.Ref("GDAT"), Acpi.Aml.Local(0)),
+            Acpi.Aml.If(Acpi.Aml.And(Acpi.Aml.Local(0), Acpi.Aml.Integer(PlatformLayout.GedEventPowerButton)),
+                Acpi.Aml.Notify("PWRB", PowerButtonPressed))));
+
+    private static byte[] Com1() => Acpi.Aml.Device("COM1",
+        Acpi.Aml.Name("_HID", Acpi.Aml.EisaId("PNP0501")),
+        Acpi.Aml.Name("_UID", Acpi.Aml.Integer(1)),
+        Acpi.Aml.Name("_CRS", Acpi.Aml.ResourceTemplate(
+            AmlResource.Io(PlatformLayout.Com1Port, PlatformLayout.Com1Port, 1, 8),
+            AmlResource.IrqNoFlags(PlatformLayout.Com1Irq))));
+
+    private static byte[] Rtc() => Acpi.Aml.Device("RTC",
+        Acpi.Aml.Name("_HID", Acpi.Aml.EisaId("PNP0B00")),
+        Acpi.Aml.Name("_CRS", Acpi.Aml.ResourceTemplate(
+            AmlResource.Io(PlatformLayout.CmosIndexPort, PlatformLayout.CmosIndexPort, 1, 2))));
+}
