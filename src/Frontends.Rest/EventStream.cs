@@ -1,0 +1,59 @@
+using System.Text;
+using Microsoft.AspNetCore.Http;
+using EventMonitorHub = CloudHypervisor.EventMonitor.EventMonitor;
+
+namespace CloudHypervisor.Frontends.Rest;
+
+/// <summary>
+/// <c>GET /api/v1/events[?since=N]</c> (ours; DESIGN.md): one compact event record per line
+/// (NDJSON), flushed per event, from seq N on (replayed from the monitor's buffer) or from now
+/// on. The stream stays open until the client leaves, the server stops, or the client falls so
+/// far behind that its queue overflows (it then reconnects with <c>since</c> = last seq + 1).
+/// </summary>
+internal static class EventStream
+{
+    private static readonly byte[] NewLine = "\n"u8.ToArray();
+
+    public static async Task ServeAsync(HttpContext context, EventMonitorHub events, long? since, Serilog.ILogger log, CancellationToken stopping)
+    {
+        var response = context.Response;
+        using var subscription = events.Subscribe(since);
+        using var ended = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, stopping);
+        response.StatusCode = StatusCodes.Status200OK;
+        response.ContentType = RestResponses.NdjsonContentType;
+        response.Headers.CacheControl = "no-store";
+        try
+        {
+            // Headers go out at once, so a client knows it is subscribed before any event.
+            await response.StartAsync(ended.Token);
+            var reader = subscription.Reader;
+            var writer = response.BodyWriter;
+            while (await reader.WaitToReadAsync(ended.Token))
+            {
+                while (reader.TryRead(out var record))
+                {
+                    var line = EventMonitor.EventFormat.Compact(record);
+                    var length = Encoding.UTF8.GetByteCount(line);
+                    var span = writer.GetSpan(length + 1);
+                    Encoding.UTF8.GetBytes(line, span);
+                    span[length] = NewLine[0];
+                    writer.Advance(length + 1);
+                    var flushed = await writer.FlushAsync(ended.Token);
+                    if (flushed.IsCompleted || flushed.IsCanceled)
+                    {
+                        return;
+                    }
+                }
+            }
+
+            if (subscription.Overflowed)
+            {
+                log.Warning("REST event stream reader fell behind and was disconnected");
+            }
+        }
+        catch (OperationCanceledException) when (ended.IsCancellationRequested)
+        {
+            // Client gone or server stopping: end the chunked body cleanly if we still can.
+        }
+    }
+}
