@@ -1,0 +1,147 @@
+using System.Collections.Concurrent;
+using System.Runtime.InteropServices;
+using CloudHypervisor.EventMonitor;
+using CloudHypervisor.Frontends.DBus.Interop;
+using CloudHypervisor.InternalApi;
+using Serilog;
+
+namespace CloudHypervisor.Frontends.DBus;
+
+/// <summary>
+/// The D-Bus frontend: <c>org.cloudhypervisor.DBusApi1</c> on one object path, served through
+/// libsystemd's sd-bus. Threading model: one bus thread ("dbus") owns the connection and makes
+/// every sd-bus call (sd-bus objects are single-threaded). It polls the bus socket and an eventfd;
+/// other threads (API replies completing on the control loop, the event sink) enqueue work and
+/// write the eventfd. A method call is parsed on the bus thread, sent into the control-loop
+/// channel, and answered on the bus thread when the reply arrives, so a slow command never holds
+/// up other calls. If the bus goes away the thread logs it, keeps the process running and
+/// reconnects with backoff, registering the object and re-acquiring the name.
+/// </summary>
+public sealed partial class DBusServer : IAsyncDisposable
+{
+    private readonly DBusServerOptions _options;
+    private readonly IApiSender _api;
+    private readonly ILogger _log;
+    private readonly EventFdHandle _wake = EventFdHandle.Create();
+    private readonly ConcurrentQueue<Action> _work = new();
+    private readonly TaskCompletionSource _started = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource _exited = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly Thread _thread;
+    private readonly VTable _vtable;
+    private GCHandle _self;
+    private volatile bool _stopping;
+
+    private DBusServer(DBusServerOptions options, IApiSender api, ILogger log)
+    {
+        _options = options;
+        _api = api;
+        _log = log.ForContext("SourceContext", "dbus");
+        _vtable = CreateVTable();
+        _self = GCHandle.Alloc(this);
+        _thread = new Thread(Run) { IsBackground = true, Name = "dbus" };
+    }
+
+    /// <summary>The options the server was started with.</summary>
+    public DBusServerOptions Options => _options;
+
+    /// <summary>
+    /// Connects to the bus, registers the interface at <see cref="DBusServerOptions.ObjectPath"/>,
+    /// requests <see cref="DBusServerOptions.ServiceName"/> without queueing, and starts emitting
+    /// every event of <paramref name="events"/> (including those published before now) as the
+    /// <c>Event</c> signal.
+    /// </summary>
+    /// <exception cref="DBusServerException">The bus is unreachable, the name is owned, or the name or path is invalid.</exception>
+    public static async Task<DBusServer> StartAsync(
+        DBusServerOptions options,
+        IApiSender api,
+        CloudHypervisor.EventMonitor.EventMonitor events,
+        ILogger log,
+        CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(api);
+        ArgumentNullException.ThrowIfNull(events);
+        ArgumentNullException.ThrowIfNull(log);
+
+        var server = new DBusServer(options, api, log);
+        server._thread.Start();
+        try
+        {
+            await server._started.Task.WaitAsync(ct);
+        }
+        catch
+        {
+            await server.StopAsync();
+            throw;
+        }
+
+        events.AddSinkWithReplay(new DBusEventSink(server));
+        server._log.Information(
+            "D-Bus API {Interface} at {Path} as {Name} on the {Bus}",
+            DBusInterface.Name, options.ObjectPath, options.ServiceName, options.BusDescription);
+        return server;
+    }
+
+    /// <summary>Releases the name and closes the connection. Calls still in the VMM are not answered.</summary>
+    public async Task StopAsync()
+    {
+        _stopping = true;
+        _wake.Signal();
+        if (_thread.IsAlive || _thread.ThreadState == ThreadState.Unstarted)
+        {
+            await _exited.Task;
+        }
+
+        if (_self.IsAllocated)
+        {
+            _self.Free();
+        }
+
+        _vtable.Dispose();
+        _wake.Dispose();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!_stopping)
+        {
+            await StopAsync();
+        }
+    }
+
+    /// <summary>
+    /// Emits one Event signal. Completes when sd-bus has taken the message, or at once when the
+    /// bus is down or the server stopped (the event is then not signalled). Never blocks.
+    /// </summary>
+    internal Task EmitEventAsync(string record)
+    {
+        if (_stopping)
+        {
+            return Task.CompletedTask;
+        }
+
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Post(() =>
+        {
+            EmitEvent(record);
+            done.TrySetResult();
+        });
+        return done.Task;
+    }
+
+    /// <summary>Runs <paramref name="work"/> on the bus thread.</summary>
+    private void Post(Action work)
+    {
+        _work.Enqueue(work);
+        _wake.Signal();
+    }
+
+    private static unsafe VTable CreateVTable()
+    {
+        var methods = DBusInterface.Methods
+            .Select(m => new VTableMethod(m.Name, m.InSignature, m.OutSignature, m.InArgument, m.HasOutArgument ? DBusInterface.OutArgument : null))
+            .ToList();
+        VTableSignal[] signals = [new(DBusInterface.EventSignal, "s", DBusInterface.EventArgument)];
+        return new VTable(methods, signals, &OnMethodCall);
+    }
+}
