@@ -1,0 +1,236 @@
+using CloudHypervisor.InternalApi;
+using CloudHypervisor.InternalApi.Json;
+using CloudHypervisor.InternalApi.Models;
+using CloudHypervisor.InternalApi.Validation;
+using CloudHypervisor.Vmm.Control;
+
+namespace CloudHypervisor.Vmm;
+
+// Reads (ping, info, counters), config edits of a created VM (cold add, remove, resize) and the
+// actions the KVM backend cannot do yet, which answer a typed error rather than pretend.
+public sealed partial class VmmControlLoop
+{
+    private DeviceIdAllocator? _deviceIds;
+
+    ValueTask<ApiResult> IRequestHandler.VmmPing(VmmPingCommand command)
+    {
+        var ping = new VmmPingResponse
+        {
+            BuildVersion = _options.BuildVersion,
+            Version = _options.Version,
+            Pid = Environment.ProcessId,
+            Features = [.. _options.Features],
+        };
+        return Answer(ApiResult.Ok(ApiJson.Serialize(ping, ApiJsonContext.Default.VmmPingResponse)));
+    }
+
+    ValueTask<ApiResult> IRequestHandler.VmInfo(VmInfoCommand command)
+    {
+        var phase = Phase;
+        if (Preconditions.Check(command.Action, phase) is { } refused)
+        {
+            return Answer(refused);
+        }
+
+        var info = new VmInfo
+        {
+            Config = _config!,
+            State = VmmPhases.StateOf(phase)!.Value,
+            // The backend has no balloon or virtio-mem yet, so the actual size is the configured one.
+            MemoryActualSize = MemorySize.Configured(_config!),
+            DeviceTree = _deviceTree is null ? null : new Dictionary<string, DeviceNode>(_deviceTree),
+        };
+        return Answer(ApiResult.Ok(ApiJson.Serialize(info, ApiJsonContext.Default.VmInfo)));
+    }
+
+    ValueTask<ApiResult> IRequestHandler.VmCounters(VmCountersCommand command)
+    {
+        if (Preconditions.Check(command.Action, Phase) is { } refused)
+        {
+            return Answer(refused);
+        }
+
+        var counters = new Dictionary<string, Dictionary<string, ulong>>();
+        foreach (var (device, values) in _vm!.Counters())
+        {
+            counters[device] = new Dictionary<string, ulong>(values);
+        }
+
+        return Answer(ApiResult.Ok(ApiJson.Serialize(counters, ApiJsonContext.Default.DictionaryStringDictionaryStringUInt64)));
+    }
+
+    ValueTask<ApiResult> IRequestHandler.VmResize(VmResizeCommand command)
+    {
+        var action = command.Action;
+        if (Preconditions.Check(action, Phase) is { } refused)
+        {
+            return Answer(refused);
+        }
+
+        if (_vm is not null)
+        {
+            return Answer(Unsupported(action, "Resizing a booted VM (vCPU, memory or balloon hot-plug)"));
+        }
+
+        var edited = _config!.Clone();
+        ConfigEdits.Resize(edited, command.Config);
+        return Answer(Store(action, edited));
+    }
+
+    ValueTask<ApiResult> IRequestHandler.VmResizeZone(VmResizeZoneCommand command)
+    {
+        var action = command.Action;
+        if (Preconditions.Check(action, Phase) is { } refused)
+        {
+            return Answer(refused);
+        }
+
+        if (_vm is not null)
+        {
+            return Answer(Unsupported(action, "Resizing a memory zone of a booted VM"));
+        }
+
+        var edited = _config!.Clone();
+        return ConfigEdits.ResizeZone(edited, command.Config)
+            ? Answer(Store(action, edited))
+            : Answer(ApiError.For(action, ApiErrorKind.NotFound, "Failed resizing a memory zone", $"Unknown memory zone {command.Config.Id}"));
+    }
+
+    ValueTask<ApiResult> IRequestHandler.VmResizeDisk(VmResizeDiskCommand command)
+    {
+        var action = command.Action;
+        if (Preconditions.Check(action, Phase) is { } refused)
+        {
+            return Answer(refused);
+        }
+
+        var id = command.Config.Id;
+        return (_config!.Disks ?? []).Exists(d => d.Id == id)
+            ? Answer(Unsupported(action, "Resizing a disk of a booted VM"))
+            : Answer(ApiError.For(action, ApiErrorKind.NotFound, Preconditions.ResizeDiskFailed, $"Unknown device id {id}"));
+    }
+
+    ValueTask<ApiResult> IRequestHandler.VmAddDevice(VmAddDeviceCommand command) =>
+        AddDevice(command.Action, c => ColdAdd.Device(c, command.Config));
+
+    ValueTask<ApiResult> IRequestHandler.VmAddUserDevice(VmAddUserDeviceCommand command) =>
+        AddDevice(command.Action, c => ColdAdd.UserDevice(c, command.Config));
+
+    ValueTask<ApiResult> IRequestHandler.VmAddDisk(VmAddDiskCommand command) =>
+        AddDevice(command.Action, c => ColdAdd.Disk(c, command.Config));
+
+    ValueTask<ApiResult> IRequestHandler.VmAddFs(VmAddFsCommand command) =>
+        AddDevice(command.Action, c => ColdAdd.Fs(c, command.Config));
+
+    ValueTask<ApiResult> IRequestHandler.VmAddGenericVhostUser(VmAddGenericVhostUserCommand command) =>
+        AddDevice(command.Action, c => ColdAdd.GenericVhostUser(c, command.Config));
+
+    ValueTask<ApiResult> IRequestHandler.VmAddPmem(VmAddPmemCommand command) =>
+        AddDevice(command.Action, c => ColdAdd.Pmem(c, command.Config));
+
+    ValueTask<ApiResult> IRequestHandler.VmAddNet(VmAddNetCommand command) =>
+        AddDevice(command.Action, c => ColdAdd.Net(c, command.Config));
+
+    ValueTask<ApiResult> IRequestHandler.VmAddVdpa(VmAddVdpaCommand command) =>
+        AddDevice(command.Action, c => ColdAdd.Vdpa(c, command.Config));
+
+    ValueTask<ApiResult> IRequestHandler.VmAddVsock(VmAddVsockCommand command) =>
+        AddDevice(command.Action, c => ColdAdd.Vsock(c, command.Config));
+
+    ValueTask<ApiResult> IRequestHandler.VmRemoveDevice(VmRemoveDeviceCommand command)
+    {
+        var action = command.Action;
+        if (Preconditions.Check(action, Phase) is { } refused)
+        {
+            return Answer(refused);
+        }
+
+        var id = command.Config.Id;
+        var edited = _config!.Clone();
+        if (!ConfigEdits.RemoveDevice(edited, id) && !(_deviceTree?.ContainsKey(id) ?? false))
+        {
+            return Answer(ApiError.For(action, ApiErrorKind.NotFound, $"No device with id \"{id}\" to remove"));
+        }
+
+        if (_vm is not null)
+        {
+            return Answer(Unsupported(action, "Removing a device from a booted VM (hot-unplug)"));
+        }
+
+        _config = edited;
+        return Answer(ApiResult.Ok());
+    }
+
+    ValueTask<ApiResult> IRequestHandler.VmSnapshot(VmSnapshotCommand command) =>
+        Refuse(command.Action, "Snapshotting a VM");
+
+#if GUEST_DEBUG
+    ValueTask<ApiResult> IRequestHandler.VmCoredump(VmCoredumpCommand command) =>
+        Refuse(command.Action, "Writing a guest core dump");
+#endif
+
+    ValueTask<ApiResult> IRequestHandler.VmRestore(VmRestoreCommand command) =>
+        Refuse(command.Action, "Restoring a VM from a snapshot");
+
+    ValueTask<ApiResult> IRequestHandler.VmReceiveMigration(VmReceiveMigrationCommand command) =>
+        Refuse(command.Action, "Receiving a migration");
+
+    ValueTask<ApiResult> IRequestHandler.VmSendMigration(VmSendMigrationCommand command) =>
+        Refuse(command.Action, "Sending a migration");
+
+    /// <summary>
+    /// Cold add: validated on a clone and stored, 204. A booted VM gets the same validation (so a
+    /// duplicate id is still AlreadyExists) and then the not-supported answer.
+    /// </summary>
+    private ValueTask<ApiResult> AddDevice(ApiAction action, Func<VmConfig, ColdAddResult> add)
+    {
+        if (Preconditions.Check(action, Phase) is { } refused)
+        {
+            return Answer(refused);
+        }
+
+        var added = add(_config!);
+        if (added.Error is { } invalid)
+        {
+            return Answer(invalid);
+        }
+
+        if (_vm is not null)
+        {
+            return Answer(Unsupported(action, "Hot-plugging a device into a booted VM"));
+        }
+
+        _config = added.Config!;
+        return Answer(ApiResult.Ok());
+    }
+
+    /// <summary>Validates an edited config (payload not required: it may not be set yet) and stores it.</summary>
+    private ApiResult Store(ApiAction action, VmConfig edited)
+    {
+        if (ValidateConfig(action, edited, requirePayload: false) is { } invalid)
+        {
+            return invalid;
+        }
+
+        _config = edited;
+        return ApiResult.Ok();
+    }
+
+    private ValueTask<ApiResult> Refuse(ApiAction action, string what) =>
+        Answer(Preconditions.Check(action, Phase) ?? Unsupported(action, what));
+
+    private static ApiError? ValidateConfig(ApiAction action, VmConfig config, bool requirePayload) =>
+        (requirePayload ? VmConfigValidator.Validate(config) : VmConfigValidator.ValidateWithoutPayload(config))
+            ?.ToApiError(action);
+
+    private static VmConfig CloneConfig(VmConfig config) => config.Clone();
+
+    private void AssignDeviceIds(VmConfig config) => _deviceIds = DeviceIds.Assign(config);
+
+    /// <summary>
+    /// The answer for what the KVM backend cannot do yet. One place decides its kind: Internal
+    /// (HTTP 500, as upstream answers a failed action), with a cause that says so plainly.
+    /// </summary>
+    private static ApiError Unsupported(ApiAction action, string what) =>
+        ApiError.For(action, ApiErrorKind.Internal, $"{what} is not supported by this VMM yet");
+}

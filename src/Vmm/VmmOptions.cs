@@ -1,0 +1,25 @@
+namespace CloudHypervisor.Vmm;
+
+/// <summary>
+/// What the composition root tells the control loop at start.
+/// </summary>
+public sealed record VmmOptions
+{
+    /// <summary>
+    /// <c>--no-shutdown</c>: a guest poweroff only shuts the VM down (back to "Created") instead of
+    /// ending the VMM (contract §2.4).
+    /// </summary>
+    public bool NoShutdown { get; init; }
+
+    /// <summary>vmm.ping's <c>build_version</c>, e.g. <c>v54.0.0</c> (contract §1.7).</summary>
+    public required string BuildVersion { get; init; }
+
+    /// <summary>vmm.ping's <c>version</c>, e.g. <c>54.0.0</c>.</summary>
+    public required string Version { get; init; }
+
+    /// <summary>
+    /// vmm.ping's <c>features</c> in upstream's fixed order: <c>dbus_api</c> when compiled in,
+    /// then <c>kvm</c> (contract §1.7).
+    /// </summary>
+    public required IReadOnlyList<string> Features { get; init; }
+}
