@@ -1,0 +1,142 @@
+using System.Runtime.InteropServices;
+
+namespace CloudHypervisor.Vmm.Kvm.Interop;
+
+/// <summary>
+/// The libc calls the KVM backend needs. This folder is the only place in Vmm that calls native
+/// code; callers above it see SafeHandles and <see cref="KvmException"/>.
+/// </summary>
+internal static unsafe partial class Libc
+{
+    private const string LibcName = "libc";
+
+    public const int O_RDWR = 0x2;
+    public const int O_NOCTTY = 0x100;
+    public const int O_NONBLOCK = 0x800;
+    public const int O_CLOEXEC = 0x80000;
+
+    public const int PROT_READ = 0x1;
+    public const int PROT_WRITE = 0x2;
+    public const int MAP_SHARED = 0x01;
+    public const int MAP_PRIVATE = 0x02;
+    public const int MAP_ANONYMOUS = 0x20;
+    public const int MAP_NORESERVE = 0x4000;
+    public const int MAP_HUGETLB = 0x40000;
+    public static readonly nint MAP_FAILED = -1;
+
+    public const uint MFD_CLOEXEC = 0x1;
+    public const uint MFD_HUGETLB = 0x4;
+
+    public const int MADV_DONTFORK = 10;
+
+    public const int EFD_CLOEXEC = 0x80000;
+    public const int EFD_NONBLOCK = 0x800;
+
+    public const short POLLIN = 0x1;
+    public const short POLLERR = 0x8;
+    public const short POLLHUP = 0x10;
+
+    public const int EINTR = 4;
+    public const int EAGAIN = 11;
+
+    public const int SA_RESTART = 0x10000000;
+    public const int TCSANOW = 0;
+
+    [LibraryImport(LibcName, EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int open(string path, int flags);
+
+    [LibraryImport(LibcName, EntryPoint = "close", SetLastError = true)]
+    public static partial int close(int fd);
+
+    // ioctl is variadic in C; on x86-64 SysV a single integer or pointer argument is passed the
+    // same way to a variadic callee, so a fixed three-argument import is sound.
+    [LibraryImport(LibcName, EntryPoint = "ioctl", SetLastError = true)]
+    public static partial int ioctl(int fd, ulong request, nint arg);
+
+    [LibraryImport(LibcName, EntryPoint = "mmap", SetLastError = true)]
+    public static partial nint mmap(nint addr, nuint length, int prot, int flags, int fd, long offset);
+
+    [LibraryImport(LibcName, EntryPoint = "munmap", SetLastError = true)]
+    public static partial int munmap(nint addr, nuint length);
+
+    [LibraryImport(LibcName, EntryPoint = "madvise", SetLastError = true)]
+    public static partial int madvise(nint addr, nuint length, int advice);
+
+    [LibraryImport(LibcName, EntryPoint = "memfd_create", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int memfd_create(string name, uint flags);
+
+    [LibraryImport(LibcName, EntryPoint = "ftruncate", SetLastError = true)]
+    public static partial int ftruncate(int fd, long length);
+
+    [LibraryImport(LibcName, EntryPoint = "eventfd", SetLastError = true)]
+    public static partial int eventfd(uint initval, int flags);
+
+    [LibraryImport(LibcName, EntryPoint = "read", SetLastError = true)]
+    public static partial nint read(int fd, byte* buf, nuint count);
+
+    [LibraryImport(LibcName, EntryPoint = "write", SetLastError = true)]
+    public static partial nint write(int fd, byte* buf, nuint count);
+
+    [LibraryImport(LibcName, EntryPoint = "poll", SetLastError = true)]
+    public static partial int poll(pollfd* fds, nuint nfds, int timeout);
+
+    [LibraryImport(LibcName, EntryPoint = "pthread_self")]
+    public static partial nuint pthread_self();
+
+    [LibraryImport(LibcName, EntryPoint = "pthread_kill")]
+    public static partial int pthread_kill(nuint thread, int sig);
+
+    [LibraryImport(LibcName, EntryPoint = "sigaction", SetLastError = true)]
+    public static partial int sigaction(int signum, sigaction_t* act, sigaction_t* oldact);
+
+    [LibraryImport(LibcName, EntryPoint = "__libc_current_sigrtmax")]
+    public static partial int __libc_current_sigrtmax();
+
+    [LibraryImport(LibcName, EntryPoint = "posix_openpt", SetLastError = true)]
+    public static partial int posix_openpt(int flags);
+
+    [LibraryImport(LibcName, EntryPoint = "grantpt", SetLastError = true)]
+    public static partial int grantpt(int fd);
+
+    [LibraryImport(LibcName, EntryPoint = "unlockpt", SetLastError = true)]
+    public static partial int unlockpt(int fd);
+
+    [LibraryImport(LibcName, EntryPoint = "ptsname_r")]
+    public static partial int ptsname_r(int fd, byte* buf, nuint buflen);
+
+    [LibraryImport(LibcName, EntryPoint = "tcgetattr", SetLastError = true)]
+    public static partial int tcgetattr(int fd, byte* termios);
+
+    [LibraryImport(LibcName, EntryPoint = "tcsetattr", SetLastError = true)]
+    public static partial int tcsetattr(int fd, int optionalActions, byte* termios);
+
+    [LibraryImport(LibcName, EntryPoint = "cfmakeraw")]
+    public static partial void cfmakeraw(byte* termios);
+
+    [LibraryImport(LibcName, EntryPoint = "isatty")]
+    public static partial int isatty(int fd);
+
+    /// <summary>Size of glibc's x86-64 <c>struct termios</c> (60 bytes) rounded up; treated as opaque.</summary>
+    public const int TermiosBufferSize = 64;
+
+#pragma warning disable IDE1006, CA1815, CS8981 // Linux names.
+    [StructLayout(LayoutKind.Sequential)]
+    public struct pollfd
+    {
+        public int fd;
+        public short events;
+        public short revents;
+    }
+
+    /// <summary>glibc's x86-64 <c>struct sigaction</c>: handler, 1024-bit mask, flags, restorer (152 bytes).</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public struct sigaction_t
+    {
+        public nint sa_handler;
+        public fixed ulong sa_mask[16];
+        public int sa_flags;
+        public int pad;
+        public nint sa_restorer;
+    }
+#pragma warning restore IDE1006, CA1815, CS8981
+}
