@@ -59,6 +59,29 @@ public static class ApiJson
             }
         }
 
+        var path = e.Path ?? "$";
+        const string missing = "was missing required properties including: ";
+        var at = message.IndexOf(missing, StringComparison.Ordinal);
+        if (at >= 0)
+        {
+            // STJ lists the JSON names as 'a', 'b'. serde says "missing field `a`".
+            var names = message[(at + missing.Length)..].TrimEnd('.', ' ')
+                .Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
+                .Select(n => $"`{n.Trim('\'')}`");
+            return $"missing field {string.Join(", ", names)} at {path}";
+        }
+
+        if (message.StartsWith("The JSON value could not be converted to ", StringComparison.Ordinal))
+        {
+            // STJ names a .NET type here, sometimes the parent's; the path names the field.
+            return $"invalid type or value at {path}{ExpectedType(message)}";
+        }
+
+        if (message.Contains("doesn't allow null values", StringComparison.Ordinal))
+        {
+            return $"invalid type: null at {path}";
+        }
+
         var where = e.LineNumber is { } line
             ? $" at line {line + 1} column {(e.BytePositionInLine ?? 0) + 1}"
             : string.Empty;
@@ -71,4 +94,18 @@ public static class ApiJson
 
         return message.TrimEnd() + where;
     }
+
+    private static string ExpectedType(string message) =>
+        message["The JSON value could not be converted to ".Length..].Split(' ')[0].TrimEnd('.') switch
+        {
+            "System.Byte" => ": expected u8",
+            "System.UInt16" => ": expected u16",
+            "System.UInt32" => ": expected u32",
+            "System.UInt64" => ": expected u64",
+            "System.Int32" => ": expected i32",
+            "System.Int64" => ": expected i64",
+            "System.Boolean" => ": expected a boolean",
+            "System.String" => ": expected a string",
+            _ => string.Empty,
+        };
 }
