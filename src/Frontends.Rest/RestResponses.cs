@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Text;
+using System.Text.Encodings.Web;
 using System.Text.Json;
 using CloudHypervisor.InternalApi;
 using Microsoft.AspNetCore.Http;
@@ -16,6 +17,10 @@ internal static class RestResponses
     public static readonly StringValues ServerHeader = new("Cloud Hypervisor API");
     public static readonly StringValues JsonContentType = new("application/json");
     public static readonly StringValues NdjsonContentType = new("application/x-ndjson");
+
+    // serde_json escapes only '"', '\\' and control characters; the default encoder would also
+    // turn quotes, backticks and '<' into \uXXXX, which upstream never writes.
+    private static readonly JsonWriterOptions ChainWriterOptions = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     /// <summary>Upstream's body for an unknown path.</summary>
     public static readonly IReadOnlyList<string> NotFoundChain = ["Not Found"];
@@ -53,7 +58,7 @@ internal static class RestResponses
     public static void WriteChain(HttpResponse response, int status, IReadOnlyList<string> chain)
     {
         var buffer = new ArrayBufferWriter<byte>(128);
-        using (var writer = new Utf8JsonWriter(buffer))
+        using (var writer = new Utf8JsonWriter(buffer, ChainWriterOptions))
         {
             writer.WriteStartArray();
             foreach (var item in chain)
