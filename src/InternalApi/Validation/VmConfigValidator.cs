@@ -44,6 +44,9 @@ public static partial class VmConfigValidator
             ?? Consoles(config)
             ?? Cpus(config)
             ?? Memory(config.Memory)
+            // Before the devices, so a bad segment count is reported as such, not as every
+            // device's segment being out of range.
+            ?? Platform(config.Platform)
             ?? RateLimitGroups(config, ids)
             ?? Disks(config, ids)
             ?? Nets(config, ids)
@@ -58,7 +61,6 @@ public static partial class VmConfigValidator
             ?? Numa(config)
             ?? MemoryZoneIds(config, ids)
             ?? PciSegments(config)
-            ?? Platform(config.Platform)
             ?? LandlockRules(config);
     }
 
