@@ -87,22 +87,8 @@ public sealed partial class DBusServer
         }
     }
 
-    private void PostReply(PendingCall call, ApiResult result)
-    {
-        if (_stopping)
-        {
-            return;
-        }
-
-        try
-        {
-            Post(() => Complete(call, result));
-        }
-        catch (ObjectDisposedException)
-        {
-            // Stopped meanwhile; ReleasePendingCalls has dropped the call.
-        }
-    }
+    /// <summary>Once stopped, the call was already dropped by ReleasePendingCalls.</summary>
+    private void PostReply(PendingCall call, ApiResult result) => Post(() => Complete(call, result));
 
     private static ApiResult Outcome(Task<ApiResult> reply, ApiAction action) =>
         reply.IsCompletedSuccessfully

@@ -38,6 +38,8 @@ public sealed partial class DBusServer
             _session?.Dispose();
             _session = null;
             ReleasePendingCalls();
+            // Work posted meanwhile only completes its waiters now: no session, no pending calls.
+            RunPostedWork();
             _exited.TrySetResult();
         }
     }

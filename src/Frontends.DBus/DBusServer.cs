@@ -30,6 +30,7 @@ public sealed partial class DBusServer : IAsyncDisposable
     private readonly VTable _vtable;
     private GCHandle _self;
     private volatile bool _stopping;
+    private int _stopCalls;
 
     private DBusServer(DBusServerOptions options, IApiSender api, ILogger log)
     {
@@ -82,32 +83,24 @@ public sealed partial class DBusServer : IAsyncDisposable
         return server;
     }
 
-    /// <summary>Releases the name and closes the connection. Calls still in the VMM are not answered.</summary>
+    /// <summary>Releases the name and closes the connection. Calls still in the VMM are not answered. Idempotent.</summary>
     public async Task StopAsync()
     {
-        _stopping = true;
-        _wake.Signal();
-        if (_thread.IsAlive || _thread.ThreadState == ThreadState.Unstarted)
+        if (Interlocked.Exchange(ref _stopCalls, 1) != 0)
         {
             await _exited.Task;
+            return;
         }
 
-        if (_self.IsAllocated)
-        {
-            _self.Free();
-        }
-
+        _stopping = true;
+        _wake.Signal();
+        await _exited.Task;
+        _self.Free();
         _vtable.Dispose();
         _wake.Dispose();
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        if (!_stopping)
-        {
-            await StopAsync();
-        }
-    }
+    public async ValueTask DisposeAsync() => await StopAsync();
 
     /// <summary>
     /// Emits one Event signal. Completes when sd-bus has taken the message, or at once when the
@@ -121,19 +114,36 @@ public sealed partial class DBusServer : IAsyncDisposable
         }
 
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        Post(() =>
+        if (!Post(() =>
         {
             EmitEvent(record);
             done.TrySetResult();
-        });
+        }))
+        {
+            done.TrySetResult();
+        }
+
         return done.Task;
     }
 
-    /// <summary>Runs <paramref name="work"/> on the bus thread.</summary>
-    private void Post(Action work)
+    /// <summary>Runs <paramref name="work"/> on the bus thread; false once the server has stopped.</summary>
+    private bool Post(Action work)
     {
+        if (_stopping)
+        {
+            return false;
+        }
+
         _work.Enqueue(work);
-        _wake.Signal();
+        try
+        {
+            _wake.Signal();
+            return true;
+        }
+        catch (ObjectDisposedException)
+        {
+            return false;
+        }
     }
 
     private static unsafe VTable CreateVTable()

@@ -1,0 +1,147 @@
+#if DBUS_API
+using System.Collections.Concurrent;
+using CloudHypervisor.InternalApi;
+using Serilog;
+using Serilog.Core;
+using Serilog.Events;
+
+namespace CloudHypervisor.Frontends.DBus.Tests.Support;
+
+/// <summary>
+/// A VMM served on D-Bus: a private bus, the event monitor (with <c>vmm/starting</c> published
+/// first, as the CLI does), the channel with <see cref="TestVmm"/> behind it, and the DBusServer.
+/// </summary>
+public sealed class ServedVmm : IAsyncDisposable
+{
+    private readonly Task _loop;
+
+    private ServedVmm(PrivateBus bus, CloudHypervisor.EventMonitor.EventMonitor events, ApiChannel channel, Task loop, string name)
+    {
+        Bus = bus;
+        Events = events;
+        Channel = channel;
+        _loop = loop;
+        ServiceName = name;
+        ObjectPath = "/org/cloudhypervisor/" + name.Split('.')[^1];
+    }
+
+    public PrivateBus Bus { get; }
+    public CloudHypervisor.EventMonitor.EventMonitor Events { get; }
+    public ApiChannel Channel { get; }
+    public DBusServer Server { get; private set; } = null!;
+    public string ServiceName { get; }
+    public string ObjectPath { get; }
+    public LogCollector Log { get; } = new();
+
+    public DBusServerOptions Options => new()
+    {
+        ServiceName = ServiceName,
+        ObjectPath = ObjectPath,
+        Address = Bus.Address,
+        ReconnectMinDelay = TimeSpan.FromMilliseconds(50),
+        ReconnectMaxDelay = TimeSpan.FromMilliseconds(400),
+    };
+
+    public static async Task<ServedVmm> StartAsync()
+    {
+        var bus = await PrivateBus.StartAsync();
+        var events = new CloudHypervisor.EventMonitor.EventMonitor();
+        events.Publish("vmm", "starting");
+        var channel = new ApiChannel();
+        var loop = TestVmm.RunAsync(channel, events);
+        var vmm = new ServedVmm(bus, events, channel, loop, "org.cloudhypervisor.T" + Guid.NewGuid().ToString("N")[..12]);
+        vmm.Server = await DBusServer.StartAsync(vmm.Options, channel, events, vmm.Log.Logger, CancellationToken.None);
+        return vmm;
+    }
+
+    /// <summary><c>busctl --address=… call NAME PATH IFACE Method [s ARG]</c> with JSON output.</summary>
+    public Task<ToolResult> BusctlAsync(string method, string? argument = null)
+    {
+        List<string> args = ["--address=" + Bus.Address, "--json=short", "call", ServiceName, ObjectPath, DBusInterface.Name, method];
+        if (argument is not null)
+        {
+            args.AddRange(["s", argument]);
+        }
+
+        return Tools.RunAsync("busctl", [.. args]);
+    }
+
+    /// <summary><c>dbus-send --print-reply=literal</c>: a string reply is printed as is.</summary>
+    public Task<ToolResult> DBusSendAsync(string method, params string[] arguments) =>
+        Tools.RunAsync("dbus-send", [
+            "--bus=" + Bus.Address, "--print-reply=literal", "--dest=" + ServiceName, ObjectPath,
+            DBusInterface.Name + "." + method, .. arguments]);
+
+    /// <summary><c>gdbus call</c>; a string argument is passed as a GVariant string literal.</summary>
+    public Task<ToolResult> GDBusAsync(string method, string? argument = null)
+    {
+        List<string> args = ["call", "--address", Bus.Address, "--dest", ServiceName, "--object-path", ObjectPath, "--method", DBusInterface.Name + "." + method];
+        if (argument is not null)
+        {
+            args.Add(GVariant.Quote(argument));
+        }
+
+        return Tools.RunAsync("gdbus", [.. args]);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await Server.StopAsync();
+        Channel.Complete();
+        await _loop;
+        await Events.DisposeAsync();
+        await Bus.DisposeAsync();
+    }
+}
+
+/// <summary>Collects rendered log lines so tests can assert what an operator reads.</summary>
+public sealed class LogCollector : ILogEventSink
+{
+    private readonly ConcurrentQueue<string> _lines = new();
+
+    public LogCollector() => Logger = new LoggerConfiguration().MinimumLevel.Debug().WriteTo.Sink(this).CreateLogger();
+
+    public Serilog.ILogger Logger { get; }
+
+    public IReadOnlyList<string> Lines => [.. _lines];
+
+    public void Emit(LogEvent logEvent)
+    {
+        ArgumentNullException.ThrowIfNull(logEvent);
+        _lines.Enqueue($"{logEvent.Level}: {logEvent.RenderMessage()}");
+    }
+}
+
+/// <summary>GVariant text for gdbus: quoting an argument and reading a <c>('…',)</c> reply.</summary>
+public static class GVariant
+{
+    public static string Quote(string s) => "'" + s.Replace("\\", "\\\\").Replace("'", "\\'") + "'";
+
+    /// <summary>The string inside gdbus's <c>('…',)</c> or <c>("…",)</c> output.</summary>
+    public static string UnquoteSingleStringTuple(string text)
+    {
+        var t = text.Trim();
+        if (!t.StartsWith('(') || !t.EndsWith(",)"))
+        {
+            throw new FormatException("not a one-element tuple: " + text);
+        }
+
+        var inner = t[1..^2];
+        var body = inner[1..^1];
+        var sb = new System.Text.StringBuilder();
+        for (var i = 0; i < body.Length; i++)
+        {
+            if (body[i] == '\\' && i + 1 < body.Length)
+            {
+                i++;
+                sb.Append(body[i] switch { 'n' => '\n', 't' => '\t', var c => c });
+                continue;
+            }
+
+            sb.Append(body[i]);
+        }
+
+        return sb.ToString();
+    }
+}
+#endif
