@@ -1,6 +1,5 @@
 using System.Buffers.Binary;
 using CloudHypervisor.Vmm.Kvm;
-using CloudHypervisor.Vmm.Platform;
 
 namespace CloudHypervisor.Vmm.Boot;
 
@@ -90,10 +89,14 @@ public static class ElfLoader
             }
             else if (type == PT_LOAD && memsz > 0)
             {
-                if (paddr < PlatformLayout.KernelStart || !memory.Contains(paddr, memsz))
+                if (!memory.Contains(paddr, memsz))
                 {
-                    throw new BootImageException(
-                        $"ELF segment {i} at 0x{paddr:X}+0x{memsz:X} is outside guest RAM from 0x{PlatformLayout.KernelStart:X}");
+                    throw new BootImageException($"ELF segment {i} at 0x{paddr:X}+0x{memsz:X} is outside guest RAM");
+                }
+
+                if (PayloadLoader.OverlapsBootData(paddr, memsz) is { } what)
+                {
+                    throw new BootImageException($"ELF segment {i} at 0x{paddr:X}+0x{memsz:X} overlaps the {what}");
                 }
 
                 memory.Write(paddr, data);

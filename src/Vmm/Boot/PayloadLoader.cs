@@ -98,6 +98,32 @@ public static class PayloadLoader
         return entry;
     }
 
+    /// <summary>What the loader writes below 1 MiB besides the kernel: the boot GDT, PVH start info,
+    /// zero page, page tables and command line, and the ACPI area.</summary>
+    private static readonly (ulong Start, ulong End, string What)[] BootData =
+    [
+        (PlatformLayout.BootGdtStart, PlatformLayout.BootGdtStart + 0x100, "boot GDT"),
+        (PlatformLayout.PvhInfoStart, PlatformLayout.ZeroPageStart, "PVH start info"),
+        (PlatformLayout.ZeroPageStart, PlatformLayout.ZeroPageStart + ZeroPage.Size, "zero page"),
+        (PlatformLayout.PageTablesStart, PlatformLayout.PageTablesStart + 0x3000, "boot page tables"),
+        (PlatformLayout.CmdlineStart, PlatformLayout.CmdlineStart + PlatformLayout.CmdlineMaxSize, "command line"),
+        (PlatformLayout.RsdpStart, PlatformLayout.AcpiTablesStart + 0x1_0000, "ACPI tables"),
+    ];
+
+    /// <summary>Names the boot structure that [address, address+size) would overwrite, if any.</summary>
+    public static string? OverlapsBootData(ulong address, ulong size)
+    {
+        foreach (var (start, end, what) in BootData)
+        {
+            if (address < end && start < address + size)
+            {
+                return what;
+            }
+        }
+
+        return null;
+    }
+
     /// <summary>RAM below the EBDA, the reserved BIOS area, RAM from 1 MiB to the hole, RAM above 4 GiB.</summary>
     public static IReadOnlyList<MemoryMapEntry> MemoryMap(GuestMemory memory)
     {

@@ -1,0 +1,191 @@
+using CloudHypervisor.InternalApi.Models;
+using CloudHypervisor.Vmm.Devices;
+using CloudHypervisor.Vmm.Hypervisor;
+using CloudHypervisor.Vmm.Kvm.Interop;
+using Serilog;
+
+namespace CloudHypervisor.Vmm.Kvm;
+
+/// <summary>
+/// A VM on /dev/kvm: its fds, guest memory, vCPU threads and devices. Threading: the VMM calls
+/// Boot/Pause/Resume/Shutdown one at a time; vCPU threads run the guest and call the devices;
+/// console threads feed input to the serial port. A guest-ending exit (poweroff, reset, fatal)
+/// is reported once, after which every vCPU parks until Shutdown.
+/// </summary>
+internal sealed class KvmGuestVm : IGuestVm
+{
+    private static readonly TimeSpan PauseTimeout = TimeSpan.FromSeconds(5);
+
+    private readonly KvmSystem _system;
+    private readonly KvmVmFd _vm;
+    private readonly GuestMemory _memory;
+    private readonly VcpuControl _control;
+    private readonly IGuestEvents _events;
+    private readonly ILogger _logger;
+    private readonly KvmPlatformDevices _devices;
+    private readonly List<KvmVcpu> _vcpus = [];
+    private int _exitReported;
+    private bool _booted;
+    private bool _shutdown;
+
+    internal KvmGuestVm(KvmSystem system, KvmVmFd vm, GuestMemory memory, int vcpuCount, IGuestEvents events, ILogger logger, KvmPlatformDevices devices)
+    {
+        _system = system;
+        _vm = vm;
+        _memory = memory;
+        _events = events;
+        _logger = logger;
+        _devices = devices;
+        _control = new VcpuControl(vcpuCount);
+    }
+
+    internal VcpuControl Control => _control;
+
+    internal IReadOnlyList<KvmVcpu> Vcpus => _vcpus;
+
+    internal KvmVmFd VmFd => _vm;
+
+    internal GuestMemory Memory => _memory;
+
+    internal void AddVcpu(KvmVcpuFd fd) =>
+        _vcpus.Add(new KvmVcpu(fd, _control, _devices.Pio, _devices.Mmio, ReportExit, _logger));
+
+    /// <summary>Reports the first guest-ending exit of this run and parks every vCPU.</summary>
+    internal void ReportExit(GuestExit exit)
+    {
+        if (Interlocked.Exchange(ref _exitReported, 1) != 0)
+        {
+            return;
+        }
+
+        _logger.Information("Guest exit: {Kind}: {Reason}", exit.Kind.ToString(), exit.Reason);
+        _control.MarkExited();
+        foreach (var vcpu in _vcpus)
+        {
+            vcpu.Kick();
+        }
+
+        _events.GuestExited(exit);
+    }
+
+    public void Boot()
+    {
+        ObjectDisposedException.ThrowIf(_shutdown, this);
+        if (_booted)
+        {
+            throw new HypervisorException("the VM is already booted");
+        }
+
+        _booted = true;
+        _devices.ConnectInput();
+        foreach (var vcpu in _vcpus)
+        {
+            vcpu.Start();
+        }
+    }
+
+    public void Pause()
+    {
+        if (!_booted || _shutdown)
+        {
+            throw new HypervisorException("the VM is not running");
+        }
+
+        _control.RequestPause();
+        foreach (var vcpu in _vcpus)
+        {
+            vcpu.Kick();
+        }
+
+        // A kick sent while a vCPU was between exits is absorbed by immediate_exit; re-kicking
+        // covers a thread that had not recorded its pthread id yet.
+        var deadline = DateTime.UtcNow + PauseTimeout;
+        while (!_control.WaitAllParked(TimeSpan.FromMilliseconds(50)))
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new HypervisorException($"vCPUs did not stop within {PauseTimeout.TotalSeconds} s");
+            }
+
+            foreach (var vcpu in _vcpus)
+            {
+                vcpu.Kick();
+            }
+        }
+    }
+
+    public void Resume()
+    {
+        if (!_booted || _shutdown)
+        {
+            throw new HypervisorException("the VM is not running");
+        }
+
+        _control.Resume(() =>
+        {
+            foreach (var vcpu in _vcpus)
+            {
+                vcpu.Fd.ImmediateExit = false;
+            }
+        });
+    }
+
+    public void Shutdown()
+    {
+        if (_shutdown)
+        {
+            return;
+        }
+
+        _shutdown = true;
+        _control.RequestStop();
+        foreach (var vcpu in _vcpus)
+        {
+            vcpu.Kick();
+        }
+
+        foreach (var vcpu in _vcpus)
+        {
+            vcpu.Join();
+        }
+
+        _devices.DisconnectInput();
+    }
+
+    public void PowerButton() => _devices.Ged.PowerButton();
+
+    public void Nmi()
+    {
+        foreach (var vcpu in _vcpus)
+        {
+            vcpu.Fd.Nmi();
+        }
+    }
+
+    public IReadOnlyDictionary<string, DeviceNode> DeviceTree => _devices.DeviceTree;
+
+    public IReadOnlyDictionary<string, IReadOnlyDictionary<string, ulong>> Counters()
+    {
+        var counters = new Dictionary<string, IReadOnlyDictionary<string, ulong>>(_devices.Counters());
+        foreach (var vcpu in _vcpus)
+        {
+            counters[$"vcpu{vcpu.Id}"] = vcpu.Counters();
+        }
+
+        return counters;
+    }
+
+    public void Dispose()
+    {
+        Shutdown();
+        foreach (var vcpu in _vcpus)
+        {
+            vcpu.Dispose();
+        }
+
+        _vm.Dispose();
+        _memory.Dispose();
+        _devices.Dispose();
+        _system.Dispose();
+    }
+}

@@ -1,0 +1,168 @@
+using CloudHypervisor.InternalApi.Models;
+using CloudHypervisor.Vmm.Acpi;
+using CloudHypervisor.Vmm.Boot;
+using CloudHypervisor.Vmm.Hypervisor;
+using CloudHypervisor.Vmm.Kvm.Interop;
+using Serilog;
+
+namespace CloudHypervisor.Vmm.Kvm;
+
+/// <summary>
+/// The KVM backend (feature name "kvm"). Each <see cref="CreateVm"/> opens <c>/dev/kvm</c>, so a
+/// VMM starts and answers vmm.ping on a host without KVM; only building a VM fails, with an error
+/// that names the device. Console endpoints (PTY, socket, file, tty) belong to the hypervisor for
+/// the life of a config, so a reboot keeps them (see <see cref="ConsoleSet"/>).
+/// </summary>
+public sealed class KvmHypervisor : IHypervisor, IDisposable
+{
+    private readonly ILogger _logger;
+    private readonly string _devicePath;
+    private readonly ConsoleSet _consoles;
+
+    /// <param name="logger">Where the backend logs (guest exits, consoles not attached).</param>
+    /// <param name="devicePath">The KVM device; tests point it elsewhere to check the error.</param>
+    public KvmHypervisor(ILogger logger, string devicePath = KvmSystem.DevicePath)
+    {
+        _logger = logger;
+        _devicePath = devicePath;
+        _consoles = new ConsoleSet(logger);
+    }
+
+    public string Name => "kvm";
+
+    public void PrepareConsoles(VmConfig config)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        try
+        {
+            _consoles.Prepare(config);
+        }
+        catch (Exception e) when (e is KvmException or IOException or UnauthorizedAccessException or System.Net.Sockets.SocketException or ArgumentException)
+        {
+            throw new HypervisorException("Error creating console devices", [e.Message]);
+        }
+    }
+
+    public IGuestVm CreateVm(VmConfig config, IGuestEvents events)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        ArgumentNullException.ThrowIfNull(events);
+
+        KvmSystem system;
+        try
+        {
+            system = KvmSystem.Open(_devicePath);
+        }
+        catch (KvmException e)
+        {
+            throw new HypervisorException($"Cannot open {_devicePath} (is KVM available?)", [e.Message]);
+        }
+
+        try
+        {
+            PrepareConsoles(config);
+            return KvmVmBuilder.Build(system, config, events, _consoles, _logger);
+        }
+        catch (Exception e) when (e is KvmException or BootImageException or ArgumentException)
+        {
+            system.Dispose();
+            throw new HypervisorException("Error building the VM", [e.Message]);
+        }
+        catch
+        {
+            system.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Closes the console endpoints (PTYs, sockets, files) kept for the config.</summary>
+    public void Dispose() => _consoles.Dispose();
+}
+
+/// <summary>Builds a <see cref="KvmGuestVm"/> from a config: VM fd, irqchip, PIT, memory, payload, devices, vCPUs.</summary>
+internal static class KvmVmBuilder
+{
+    public static KvmGuestVm Build(KvmSystem system, VmConfig config, IGuestEvents events, ConsoleSet consoles, ILogger logger)
+    {
+        var vcpuCount = checked((int)config.Cpus.BootVcpus);
+        if (vcpuCount < 1 || vcpuCount > Math.Min(system.MaxVcpus, AcpiTables.MaxVcpus))
+        {
+            throw new ArgumentException($"cpus: boot_vcpus {vcpuCount} is outside 1..{Math.Min(system.MaxVcpus, AcpiTables.MaxVcpus)}");
+        }
+
+        if (config.Memory.Zones is { Count: > 0 })
+        {
+            throw new ArgumentException("memory zones are not supported by the KVM backend yet");
+        }
+
+        var payload = config.Payload ?? throw new BootImageException("no payload: give a kernel");
+        var vm = system.CreateVm();
+        GuestMemory? memory = null;
+        KvmGuestVm? guest = null;
+        try
+        {
+            // Intel VMX needs these pages for real-mode emulation; other implementations ignore them.
+            vm.SetTssAddress(KvmVmFd.TssAddress);
+            vm.SetIdentityMapAddress(KvmVmFd.IdentityMapAddress);
+            vm.CreateIrqChip();
+            vm.CreatePit2();
+
+            memory = GuestMemory.Create(config.Memory.Size, config.Memory.Shared, config.Memory.Hugepages, config.Memory.HugepageSize);
+            for (var slot = 0; slot < memory.Regions.Count; slot++)
+            {
+                var region = memory.Regions[slot];
+                vm.SetUserMemoryRegion((uint)slot, region.GuestAddress, region.Size, memory.HostAddress + (nint)region.HostOffset);
+            }
+
+            var entry = PayloadLoader.Load(
+                memory,
+                new BootPayload(payload.Kernel, payload.Cmdline, payload.Initramfs, payload.Firmware),
+                AcpiTables.Build(vcpuCount));
+            logger.Information("Loaded {Kernel} as {Format}, entry 0x{Entry:X}", payload.Kernel ?? "", entry.Format, entry.EntryPoint);
+
+            KvmGuestVm? self = null;
+            var devices = new KvmPlatformDevices(
+                vm,
+                memory,
+                consoles.Serial,
+                consoles.DebugConsole,
+                config.DebugConsole.Iobase ?? VmConfig.DefaultDebugConsoleIobase,
+                powerOff: () => self?.ReportExit(new GuestExit(GuestExitKind.Poweroff, "ACPI sleep control: S5")),
+                reset: () => self?.ReportExit(new GuestExit(GuestExitKind.Reset, "reset requested by the guest")));
+            guest = self = new KvmGuestVm(system, vm, memory, vcpuCount, events, logger, devices);
+
+            var supported = system.GetSupportedCpuid();
+            var mmapSize = system.VcpuMmapSize;
+            for (var id = 0; id < vcpuCount; id++)
+            {
+                var fd = vm.CreateVcpu(id, mmapSize);
+                guest.AddVcpu(fd);
+                fd.SetCpuid(CpuidTopology.ForVcpu(supported, id, vcpuCount));
+                fd.SetMsrs(BootCpu.BootMsrs());
+                BootCpu.SetupLapic(fd, bootVcpu: id == 0);
+                if (id == 0)
+                {
+                    BootCpu.SetupBootVcpu(fd, entry);
+                }
+
+                // The other vCPUs stay in KVM's wait-for-SIPI state until the guest starts them.
+            }
+
+            return guest;
+        }
+        catch
+        {
+            if (guest is not null)
+            {
+                guest.Dispose();
+            }
+            else
+            {
+                memory?.Dispose();
+                vm.Dispose();
+            }
+
+            throw;
+        }
+    }
+}

@@ -1,0 +1,145 @@
+using System.Text.Json;
+using CloudHypervisor.InternalApi.Models;
+using CloudHypervisor.Vmm.Devices;
+using CloudHypervisor.Vmm.Devices.Console;
+using CloudHypervisor.Vmm.Hypervisor;
+using CloudHypervisor.Vmm.Kvm.Interop;
+using CloudHypervisor.Vmm.Platform;
+
+namespace CloudHypervisor.Vmm.Kvm;
+
+/// <summary>An ISA interrupt line of the in-kernel PIC/IOAPIC, signalled with KVM_IRQ_LINE.</summary>
+internal sealed class KvmIrqLine(KvmVmFd vm, uint gsi) : IIrqLine
+{
+    public void Pulse()
+    {
+        vm.SetIrqLine(gsi, true);
+        vm.SetIrqLine(gsi, false);
+    }
+}
+
+/// <summary>
+/// The legacy platform devices of one VM on their <see cref="PlatformLayout"/> ports and
+/// addresses, with the device tree and counters vm.info and vm.counters report. Device ids follow
+/// upstream's naming for built-in devices (<c>__serial</c>, <c>__debug_console</c>, <c>__ioapic</c>).
+/// </summary>
+internal sealed class KvmPlatformDevices : IDisposable
+{
+    public const string SerialId = "__serial";
+    public const string DebugConsoleId = "__debug_console";
+    public const string IoApicId = "__ioapic";
+    public const string I8042Id = "__i8042";
+    public const string CmosId = "__cmos";
+    public const string AcpiPmId = "__acpi_pm";
+    public const string GedId = "__ged";
+
+    private readonly Dictionary<string, DeviceNode> _tree = [];
+    private readonly ConsoleEndpoint? _serialEndpoint;
+
+    public KvmPlatformDevices(
+        KvmVmFd vm,
+        GuestMemory memory,
+        ConsoleEndpoint? serial,
+        ConsoleEndpoint? debugConsole,
+        ushort debugConsolePort,
+        Action powerOff,
+        Action reset)
+    {
+        AddNode(IoApicId, MmioRange(PlatformLayout.IoApicStart, 0x1000));
+
+        if (serial is not null)
+        {
+            Serial = new Serial8250(new KvmIrqLine(vm, PlatformLayout.Com1Irq), serial.Backend);
+            Pio.Register(PlatformLayout.Com1Port, 8, SerialId, Serial);
+            AddNode(SerialId, PioRange(PlatformLayout.Com1Port, 8), LegacyIrq(PlatformLayout.Com1Irq));
+            _serialEndpoint = serial;
+        }
+
+        if (debugConsole is not null)
+        {
+            DebugPort = new DebugPort(debugConsole.Backend);
+            Pio.Register(debugConsolePort, 1, DebugConsoleId, DebugPort);
+            AddNode(DebugConsoleId, PioRange(debugConsolePort, 1));
+        }
+
+        Pio.Register(PlatformLayout.I8042CommandPort, 1, I8042Id, new I8042(reset));
+        AddNode(I8042Id, PioRange(PlatformLayout.I8042CommandPort, 1));
+
+        var low = memory.Regions[0].Size;
+        var high = memory.Size - low;
+        Pio.Register(PlatformLayout.CmosIndexPort, 2, CmosId, new Cmos(low, high));
+        AddNode(CmosId, PioRange(PlatformLayout.CmosIndexPort, 2));
+
+        Pio.Register(PlatformLayout.SleepControlPort, 3, AcpiPmId, new AcpiPmRegisters(powerOff, reset));
+        AddNode(AcpiPmId, PioRange(PlatformLayout.SleepControlPort, 3));
+
+        Ged = new GedDevice(new KvmIrqLine(vm, PlatformLayout.GedIrq));
+        Mmio.Register(PlatformLayout.GedStart, PlatformLayout.GedSize, GedId, Ged);
+        AddNode(GedId, MmioRange(PlatformLayout.GedStart, PlatformLayout.GedSize), LegacyIrq(PlatformLayout.GedIrq));
+    }
+
+    public IoBus Pio { get; } = new();
+
+    public IoBus Mmio { get; } = new();
+
+    public Serial8250? Serial { get; }
+
+    public DebugPort? DebugPort { get; }
+
+    public GedDevice Ged { get; }
+
+    public IReadOnlyDictionary<string, DeviceNode> DeviceTree => _tree;
+
+    /// <summary>Routes the serial console's input to this VM's UART.</summary>
+    public void ConnectInput() => _serialEndpoint?.RouteInput(bytes => Serial?.Enqueue(bytes));
+
+    public void DisconnectInput() => _serialEndpoint?.RouteInput(null);
+
+    public IReadOnlyDictionary<string, IReadOnlyDictionary<string, ulong>> Counters()
+    {
+        var accesses = Pio.AccessCounts().Concat(Mmio.AccessCounts()).ToDictionary(kv => kv.Key, kv => kv.Value);
+        var counters = new Dictionary<string, IReadOnlyDictionary<string, ulong>>();
+        foreach (var (id, count) in accesses)
+        {
+            var device = new Dictionary<string, ulong> { ["exits"] = count };
+            if (id == SerialId && Serial is not null)
+            {
+                device["tx_bytes"] = Serial.TxBytes;
+                device["rx_bytes"] = Serial.RxBytes;
+            }
+            else if (id == DebugConsoleId && DebugPort is not null)
+            {
+                device["tx_bytes"] = DebugPort.TxBytes;
+            }
+            else if (id == GedId)
+            {
+                device["events"] = Ged.Events;
+            }
+
+            counters[id] = device;
+        }
+
+        return counters;
+    }
+
+    private void AddNode(string id, params string[] resources) =>
+        _tree[id] = new DeviceNode
+        {
+            Id = id,
+            Resources = resources.Select(Element).ToList(),
+        };
+
+    private static JsonElement Element(string json)
+    {
+        using var document = JsonDocument.Parse(json);
+        return document.RootElement.Clone();
+    }
+
+    private static string PioRange(ulong @base, ulong size) => $"{{\"PioAddressRange\":{{\"base\":{@base},\"size\":{size}}}}}";
+
+    private static string MmioRange(ulong @base, ulong size) => $"{{\"MmioAddressRange\":{{\"base\":{@base},\"size\":{size}}}}}";
+
+    private static string LegacyIrq(int irq) => $"{{\"LegacyIrq\":{irq}}}";
+
+    public void Dispose() => DisconnectInput();
+}
