@@ -53,6 +53,9 @@ public sealed class DeviceOptionsTests
         Fails(ConfigOptions.Disk("path=/a,x=1"), "Failed to parse disk configuration", "Unknown option: x");
         Fails(ConfigOptions.Disk("path=/a,readonly=yes"), "Failed to parse disk configuration", "Unable to convert yes for readonly");
         Fails(ConfigOptions.Disk("path=/a,pci_segment=70000"), "Failed to parse PCI device configuration", "Unable to convert 70000 for pci_segment");
+        Fails(ConfigOptions.Disk("path=[/a"), "Failed to parse disk configuration", "Invalid syntax: path=[/a");
+        Fails(ConfigOptions.Disk("path"), "Failed to parse disk configuration", "Invalid syntax: path");
+        Assert.Equal("/a,b.img", Ok(ConfigOptions.Disk("path=\"/a,b.img\"")).Path);
         Fails(ConfigOptions.Disk("path=/a,lock_granularity=Full"), "Failed to parse disk configuration", "Unable to convert Full for lock_granularity");
     }
 

@@ -192,6 +192,21 @@ public sealed class OptionParserTests
     }
 
     [Fact]
+    public void An_empty_part_between_commas_is_an_unknown_empty_key()
+    {
+        Assert.Equal(OptionError.Of("Unknown option: "), Memory().Parse("size=1G,,mergeable=on"));
+        Assert.Equal(OptionError.Of("Unknown option: "), Memory().Parse("size=1G,"));
+    }
+
+    [Fact]
+    public void A_key_with_a_value_for_a_valueless_key_is_accepted_and_the_value_ignored()
+    {
+        var parser = new OptionParser().AddValueless("tty");
+        Assert.Null(parser.Parse("tty=yes"));
+        Assert.True(parser.IsSet("tty"));
+    }
+
+    [Fact]
     public void Option_names_with_splitter_characters_are_refused_at_registration()
     {
         Assert.Throws<ArgumentException>(() => new OptionParser("a=b"));

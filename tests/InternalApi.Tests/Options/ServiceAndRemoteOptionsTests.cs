@@ -195,4 +195,19 @@ public sealed class ServiceAndRemoteOptionsTests
         Assert.Equal("/tmp/core", RemoteOptions.Coredump("/tmp/core").DestinationUrl);
         Assert.Equal("{\"id\":\"_disk0\"}", ApiJson.Serialize(RemoteOptions.RemoveDevice("_disk0"), ApiJsonContext.Default.VmRemoveDevice));
     }
+
+    [Fact]
+    public void Ch_remote_bodies_write_explicit_nulls_as_upstream()
+    {
+        Assert.Equal("{\"desired_vcpus\":4,\"desired_ram\":null,\"desired_balloon\":null}", RemoteJson.Resize(Ok(RemoteOptions.Resize("4", null, null))));
+        Assert.Equal(
+            "{\"receiver_url\":\"unix:/p\",\"tls_dir\":null,\"memory_mode\":\"Precopy\",\"vfio_fds\":null,\"iommufd_fd\":null,\"zone_updates\":[]}",
+            RemoteJson.ReceiveMigration(Ok(RemoteOptions.ReceiveMigration("unix:/p")).Body));
+        Assert.Equal(
+            "{\"source_url\":\"/s\",\"prefault\":false,\"memory_restore_mode\":\"Copy\",\"net_fds\":[{\"id\":\"net0\",\"num_fds\":2,\"fds\":null}],\"vfio_fds\":null,\"iommufd_fd\":null,\"resume\":false,\"zone_updates\":[]}",
+            RemoteJson.Restore(Ok(RemoteOptions.Restore("source_url=/s,net_fds=[net0@[3,4]]")).Body));
+        Assert.Equal(
+            "{\"destination_url\":\"unix:/s\",\"local\":true,\"preserve_source\":false,\"downtime_ms\":300,\"timeout_s\":3600,\"timeout_strategy\":\"Cancel\",\"connections\":1,\"tls_dir\":null,\"memory_mode\":\"Precopy\"}",
+            RemoteJson.SendMigration(Ok(RemoteOptions.SendMigration("destination_url=unix:/s,local=on"))));
+    }
 }
