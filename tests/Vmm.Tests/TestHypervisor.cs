@@ -1,0 +1,116 @@
+using System.Collections.Concurrent;
+using CloudHypervisor.InternalApi.Models;
+using CloudHypervisor.Vmm.Hypervisor;
+
+namespace CloudHypervisor.Vmm.Tests;
+
+/// <summary>
+/// A hypervisor double for control-loop tests: it builds <see cref="TestGuestVm"/>s that record
+/// what the loop asked of them, can be told to fail or to block in Boot until released, and lets a
+/// test play the guest (poweroff, reset, device events) through the loop's <see cref="IGuestEvents"/>.
+/// </summary>
+public sealed class TestHypervisor : IHypervisor
+{
+    private readonly ConcurrentQueue<TestGuestVm> _vms = new();
+
+    public string Name => "test";
+
+    /// <summary>When set, the next CreateVm throws it (then it is cleared).</summary>
+    public HypervisorException? FailNextCreate { get; set; }
+
+    /// <summary>When set, Boot of the next VM throws it (then it is cleared).</summary>
+    public HypervisorException? FailNextBoot { get; set; }
+
+    /// <summary>When set, Boot waits on it: a slow boot the test releases.</summary>
+    public SemaphoreSlim? BootGate { get; set; }
+
+    /// <summary>Signalled when a Boot has started (and may be waiting on <see cref="BootGate"/>).</summary>
+    public SemaphoreSlim BootStarted { get; } = new(0);
+
+    public int ConsolesPrepared { get; private set; }
+
+    public IReadOnlyList<TestGuestVm> Vms => [.. _vms];
+
+    public TestGuestVm? LastVm => _vms.LastOrDefault();
+
+    public void PrepareConsoles(VmConfig config)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        ConsolesPrepared++;
+        if (config.Serial.Mode == ConsoleMode.Pty)
+        {
+            config.Serial.File = "/dev/pts/test";
+        }
+    }
+
+    public IGuestVm CreateVm(VmConfig config, IGuestEvents events)
+    {
+        if (FailNextCreate is { } failure)
+        {
+            FailNextCreate = null;
+            throw failure;
+        }
+
+        var bootFailure = FailNextBoot;
+        FailNextBoot = null;
+        var vm = new TestGuestVm(this, config, events, bootFailure);
+        _vms.Enqueue(vm);
+        return vm;
+    }
+}
+
+/// <summary>A VM of <see cref="TestHypervisor"/>: records calls and answers with config-derived data.</summary>
+public sealed class TestGuestVm(TestHypervisor hypervisor, VmConfig config, IGuestEvents events, HypervisorException? bootFailure) : IGuestVm
+{
+    private readonly ConcurrentQueue<string> _calls = new();
+    private long _reads;
+
+    /// <summary>The config the VM was built from (a copy, with device ids assigned).</summary>
+    public VmConfig Config { get; } = config;
+
+    /// <summary>The loop's sink for this VM: the test plays the guest through it.</summary>
+    public IGuestEvents Events { get; } = events;
+
+    public IReadOnlyList<string> Calls => [.. _calls];
+
+    public bool Disposed { get; private set; }
+
+    public void Boot()
+    {
+        _calls.Enqueue("boot");
+        hypervisor.BootStarted.Release();
+        hypervisor.BootGate?.Wait(TimeSpan.FromSeconds(30));
+        if (bootFailure is not null)
+        {
+            throw bootFailure;
+        }
+    }
+
+    public void Pause() => _calls.Enqueue("pause");
+
+    public void Resume() => _calls.Enqueue("resume");
+
+    public void Shutdown() => _calls.Enqueue("shutdown");
+
+    public void PowerButton() => _calls.Enqueue("power-button");
+
+    public void Nmi() => _calls.Enqueue("nmi");
+
+    public IReadOnlyDictionary<string, DeviceNode> DeviceTree =>
+        (Config.Disks ?? []).Select(d => d.Id!).Append("__serial")
+            .ToDictionary(id => id, id => new DeviceNode { Id = id });
+
+    public IReadOnlyDictionary<string, IReadOnlyDictionary<string, ulong>> Counters()
+    {
+        var reads = (ulong)Interlocked.Increment(ref _reads);
+        return (Config.Disks ?? []).ToDictionary(
+            d => d.Id!,
+            d => (IReadOnlyDictionary<string, ulong>)new Dictionary<string, ulong> { ["read_ops"] = reads });
+    }
+
+    public void Dispose()
+    {
+        _calls.Enqueue("dispose");
+        Disposed = true;
+    }
+}
