@@ -1,0 +1,108 @@
+#if DBUS_API
+using System.Runtime.CompilerServices;
+using System.Text.Json;
+using System.Threading.Channels;
+using CloudHypervisor.Frontends.DBus;
+using CloudHypervisor.InternalApi;
+
+namespace CloudHypervisor.ChRemote.Transport;
+
+/// <summary>
+/// D-Bus: each action is the catalog's method on <c>org.cloudhypervisor.DBusApi1</c>, with the same
+/// JSON as REST; events are the <c>Event</c> signal (no replay: the bus keeps no history).
+/// </summary>
+internal sealed class DBusTransport(string serviceName, string objectPath, bool systemBus, TimeSpan? timeout) : IChTransport
+{
+    private DBusClient? _client;
+
+    public string ErrorHeading => "D-Bus client error";
+
+    // The bus call itself is synchronous; WaitAsync lets --timeout end the wait even so.
+    public Task<CallResult> CallAsync(ApiAction action, string? body, CancellationToken cancellationToken) =>
+        Task.Run(() =>
+        {
+            var client = Connect();
+            DBusCallResult answer;
+            try
+            {
+                // A NoContent action takes no argument; an action with a body takes exactly one.
+                answer = client.Call(action.DBusMethod, action.TakesBody ? body ?? string.Empty : null, timeout);
+            }
+            catch (DBusClientException e)
+            {
+                throw new TransportException(ExitCodes.Unreachable, [ErrorHeading, e.Message]);
+            }
+
+            cancellationToken.ThrowIfCancellationRequested();
+            if (!answer.IsError)
+            {
+                // "" means "no body" on D-Bus (contract §4.2): print nothing, as REST's 204.
+                return CallResult.Ok(string.IsNullOrEmpty(answer.Value) ? null : answer.Value);
+            }
+
+            var kind = DBusErrors.KindOf(answer.ErrorName!);
+            var chain = kind is null
+                ? new List<string> { answer.ErrorName!, answer.ErrorMessage ?? string.Empty }
+                : [.. (answer.ErrorMessage ?? string.Empty).Split(": ")];
+            if (answer.ErrorName is "org.freedesktop.DBus.Error.ServiceUnknown" or "org.freedesktop.DBus.Error.NameHasNoOwner")
+            {
+                throw new TransportException(ExitCodes.Unreachable, [ErrorHeading, .. chain]);
+            }
+
+            return new CallResult(false, null, kind ?? ApiErrorKind.Internal, chain);
+        }, cancellationToken).WaitAsync(cancellationToken);
+
+    public async IAsyncEnumerable<string> EventsAsync(long? since, bool follow, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        if (since is not null)
+        {
+            throw new TransportException(ExitCodes.Usage, [ErrorHeading, "--since needs the REST API: the D-Bus Event signal has no history"]);
+        }
+
+        if (!follow)
+        {
+            throw new TransportException(ExitCodes.Usage, [ErrorHeading, "Over D-Bus only new events can be read: use --follow"]);
+        }
+
+        var records = Channel.CreateUnbounded<string>();
+        DBusEventListener listener;
+        try
+        {
+            listener = Connect().ListenForEvents(record => records.Writer.TryWrite(record));
+        }
+        catch (DBusClientException e)
+        {
+            throw new TransportException(ExitCodes.Unreachable, [ErrorHeading, e.Message]);
+        }
+
+        using (listener)
+        {
+            _ = listener.Completion.ContinueWith(_ => records.Writer.TryComplete(), TaskScheduler.Default);
+            await foreach (var pretty in records.Reader.ReadAllAsync(cancellationToken))
+            {
+                // The signal carries the pretty record of the event file; print it as one line.
+                using var document = JsonDocument.Parse(pretty);
+                yield return JsonSerializer.Serialize(document.RootElement, JsonContext.Default.JsonElement);
+            }
+        }
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        _client?.Dispose();
+        return ValueTask.CompletedTask;
+    }
+
+    private DBusClient Connect()
+    {
+        try
+        {
+            return _client ??= DBusClient.Connect(serviceName, objectPath, systemBus);
+        }
+        catch (DBusClientException e)
+        {
+            throw new TransportException(ExitCodes.Unreachable, [ErrorHeading, e.Message]);
+        }
+    }
+}
+#endif
