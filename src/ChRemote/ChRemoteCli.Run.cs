@@ -64,6 +64,7 @@ internal static partial class ChRemoteCli
     }
 
     /// <summary>Upstream's rules (contract §7.1): the API socket alone, or a D-Bus name and path together.</summary>
+#pragma warning disable CA1859 // In the minimal build REST is the only transport; the interface is the point.
     private static IChTransport? SelectTransport(ParseResult result, out string? error)
     {
         error = null;
@@ -91,6 +92,7 @@ internal static partial class ChRemoteCli
         error = "Please either provide the api-socket option or dbus-service-name and dbus-object-path options";
         return null;
     }
+#pragma warning restore CA1859
 
     private static int Fail(int exitCode, IReadOnlyList<string> chain)
     {
