@@ -139,12 +139,12 @@ public sealed class MethodCallTests : IAsyncLifetime
     [Fact]
     public async Task VmNmi_and_VmResizeDisk_are_methods_that_reach_the_vmm()
     {
-        // The test VMM answers Internal for both, which only happens if the call got through.
+        // Upstream lacks both (UnknownMethod there); here the VMM's own refusal comes back.
         var nmi = await _vmm.DBusSendAsync("VmNmi");
         var resize = await _vmm.DBusSendAsync("VmResizeDisk", "string:{\"id\":\"disk0\",\"desired_size\":1048576}");
 
-        Assert.Contains("Error org.cloudhypervisor.DBusApi1.Error.Failed: Error from API: Error triggering NMI: not implemented by the test VMM", nmi.Stderr);
-        Assert.Contains("Error org.cloudhypervisor.DBusApi1.Error.Failed: Error from API: The disk could not be resized", resize.Stderr);
+        Assert.Equal("Error org.cloudhypervisor.DBusApi1.Error.NotCreated: Error from API: Error triggering NMI: VM is not running", nmi.Stderr.Trim());
+        Assert.Equal("Error org.cloudhypervisor.DBusApi1.Error.NotCreated: Error from API: The disk could not be resized: VM is not created", resize.Stderr.Trim());
     }
 
     [Fact]

@@ -2,7 +2,6 @@
 using System.Diagnostics;
 using System.Text.RegularExpressions;
 using CloudHypervisor.Frontends.DBus.Tests.Support;
-using CloudHypervisor.InternalApi;
 
 namespace CloudHypervisor.Frontends.DBus.Tests;
 
@@ -49,11 +48,10 @@ public sealed partial class SystemBusPolicyTests
         {
             Assert.NotNull(await daemon.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(10)));
             await using var events = new CloudHypervisor.EventMonitor.EventMonitor();
-            var channel = new ApiChannel();
-            var loop = TestVmm.RunAsync(channel, events);
+            await using var vmm = RunningVmm.Start(events);
             var server = await DBusServer.StartAsync(
                 new DBusServerOptions { ServiceName = Name, ObjectPath = ObjectPath, SystemBus = true, Address = "unix:path=" + socket },
-                channel, events, new LogCollector().Logger, CancellationToken.None);
+                vmm.Channel, events, new LogCollector().Logger, CancellationToken.None);
             try
             {
                 var asRoot = await Tools.RunAsync("busctl", "--address=unix:path=" + socket, "call", Name, ObjectPath, DBusInterface.Name, "VmmPing");
@@ -73,8 +71,6 @@ public sealed partial class SystemBusPolicyTests
             finally
             {
                 await server.StopAsync();
-                channel.Complete();
-                await loop;
             }
         }
         finally

@@ -1,6 +1,7 @@
 #if DBUS_API
 using System.Collections.Concurrent;
 using CloudHypervisor.InternalApi;
+using CloudHypervisor.Vmm;
 using Serilog;
 using Serilog.Core;
 using Serilog.Events;
@@ -9,18 +10,19 @@ namespace CloudHypervisor.Frontends.DBus.Tests.Support;
 
 /// <summary>
 /// A VMM served on D-Bus: a private bus, the event monitor (with <c>vmm/starting</c> published
-/// first, as the CLI does), the channel with <see cref="TestVmm"/> behind it, and the DBusServer.
+/// first, as the CLI does), the channel with the real <see cref="VmmControlLoop"/> behind it (on a
+/// <see cref="FakeHypervisor"/>), and the DBusServer.
 /// </summary>
 public sealed class ServedVmm : IAsyncDisposable
 {
-    private readonly Task _loop;
+    private readonly RunningVmm _vmm;
 
-    private ServedVmm(PrivateBus bus, CloudHypervisor.EventMonitor.EventMonitor events, ApiChannel channel, Task loop, string name)
+    private ServedVmm(PrivateBus bus, CloudHypervisor.EventMonitor.EventMonitor events, RunningVmm vmm, string name)
     {
         Bus = bus;
         Events = events;
-        Channel = channel;
-        _loop = loop;
+        Channel = vmm.Channel;
+        _vmm = vmm;
         ServiceName = name;
         ObjectPath = "/org/cloudhypervisor/" + name.Split('.')[^1];
     }
@@ -47,10 +49,8 @@ public sealed class ServedVmm : IAsyncDisposable
         var bus = await PrivateBus.StartAsync();
         var events = new CloudHypervisor.EventMonitor.EventMonitor();
         events.Publish("vmm", "starting");
-        var channel = new ApiChannel();
-        var loop = TestVmm.RunAsync(channel, events);
-        var vmm = new ServedVmm(bus, events, channel, loop, "org.cloudhypervisor.T" + Guid.NewGuid().ToString("N")[..12]);
-        vmm.Server = await DBusServer.StartAsync(vmm.Options, channel, events, vmm.Log.Logger, CancellationToken.None);
+        var vmm = new ServedVmm(bus, events, RunningVmm.Start(events), "org.cloudhypervisor.T" + Guid.NewGuid().ToString("N")[..12]);
+        vmm.Server = await DBusServer.StartAsync(vmm.Options, vmm.Channel, events, vmm.Log.Logger, CancellationToken.None);
         return vmm;
     }
 
@@ -87,10 +87,48 @@ public sealed class ServedVmm : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await Server.StopAsync();
-        Channel.Complete();
-        await _loop;
+        await _vmm.DisposeAsync();
         await Events.DisposeAsync();
         await Bus.DisposeAsync();
+    }
+}
+
+/// <summary>The real control loop on a <see cref="FakeHypervisor"/>, reading its own channel.</summary>
+public sealed class RunningVmm : IAsyncDisposable
+{
+    private readonly CancellationTokenSource _stop;
+    private readonly Task _loop;
+
+    private RunningVmm(ApiChannel channel, CancellationTokenSource stop, Task loop)
+    {
+        Channel = channel;
+        _stop = stop;
+        _loop = loop;
+    }
+
+    public ApiChannel Channel { get; }
+
+    public static RunningVmm Start(CloudHypervisor.EventMonitor.EventMonitor events)
+    {
+        var channel = new ApiChannel();
+        var options = new VmmOptions { Version = "v54.0.0", BuildVersion = "test", Features = ["dbus_api"] };
+        var loop = new VmmControlLoop(channel, events, new FakeHypervisor(), new LogCollector().Logger, options);
+        var stop = new CancellationTokenSource();
+        return new RunningVmm(channel, stop, Task.Run(() => loop.RunAsync(stop.Token)));
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync();
+        try
+        {
+            await _loop;
+        }
+        catch (OperationCanceledException)
+        {
+        }
+
+        _stop.Dispose();
     }
 }
 
