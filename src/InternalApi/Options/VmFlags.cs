@@ -27,19 +27,25 @@ public sealed record VmFlags
     /// <summary>Upstream's default <c>--debug-console</c> (x86_64).</summary>
     public const string DefaultDebugConsole = "off,iobase=0xe9";
 
+    /// <summary><c>--cpus</c>; see <see cref="ConfigOptions.Cpus"/>.</summary>
     public string Cpus { get; init; } = DefaultCpus;
 
+    /// <summary><c>--memory</c>; see <see cref="ConfigOptions.Memory"/>.</summary>
     public string Memory { get; init; } = DefaultMemory;
 
     /// <summary><c>--memory-zone</c>, repeatable.</summary>
     public IReadOnlyList<string>? MemoryZones { get; init; }
 
+    /// <summary><c>--firmware</c>: a payload flag; must not be combined with <c>--kernel</c> (a validation error).</summary>
     public string? Firmware { get; init; }
 
+    /// <summary><c>--kernel</c>: a payload flag (PVH/ELF vmlinux or bzImage).</summary>
     public string? Kernel { get; init; }
 
+    /// <summary><c>--initramfs</c>.</summary>
     public string? Initramfs { get; init; }
 
+    /// <summary><c>--cmdline</c>: the kernel command line, taken verbatim.</summary>
     public string? Cmdline { get; init; }
 
     /// <summary><c>--rate-limit-group</c>, repeatable.</summary>
@@ -51,8 +57,10 @@ public sealed record VmFlags
     /// <summary><c>--net</c>, repeatable.</summary>
     public IReadOnlyList<string>? Net { get; init; }
 
+    /// <summary><c>--rng</c>; see <see cref="ConfigOptions.Rng"/>.</summary>
     public string Rng { get; init; } = DefaultRng;
 
+    /// <summary><c>--balloon</c>; see <see cref="ConfigOptions.Balloon"/>.</summary>
     public string? Balloon { get; init; }
 
     /// <summary><c>--fs</c>, repeatable.</summary>
@@ -64,10 +72,13 @@ public sealed record VmFlags
     /// <summary><c>--pmem</c>, repeatable.</summary>
     public IReadOnlyList<string>? Pmem { get; init; }
 
+    /// <summary><c>--serial</c>; see <see cref="ConfigOptions.Serial"/>.</summary>
     public string Serial { get; init; } = DefaultSerial;
 
+    /// <summary><c>--console</c>; see <see cref="ConfigOptions.Console"/>.</summary>
     public string Console { get; init; } = DefaultConsole;
 
+    /// <summary><c>--debug-console</c>; see <see cref="ConfigOptions.DebugConsole"/>.</summary>
     public string DebugConsole { get; init; } = DefaultDebugConsole;
 
     /// <summary><c>--device</c> (VFIO), repeatable.</summary>
@@ -79,6 +90,7 @@ public sealed record VmFlags
     /// <summary><c>--vdpa</c>, repeatable.</summary>
     public IReadOnlyList<string>? Vdpa { get; init; }
 
+    /// <summary><c>--vsock</c>; see <see cref="ConfigOptions.Vsock"/>.</summary>
     public string? Vsock { get; init; }
 
     /// <summary><c>--pvpanic</c> switch.</summary>
@@ -99,8 +111,10 @@ public sealed record VmFlags
     /// <summary><c>--pci-segment</c>, repeatable.</summary>
     public IReadOnlyList<string>? PciSegments { get; init; }
 
+    /// <summary><c>--platform</c>; see <see cref="ConfigOptions.Platform"/>.</summary>
     public string? Platform { get; init; }
 
+    /// <summary><c>--tpm</c>; see <see cref="ConfigOptions.Tpm"/>.</summary>
     public string? Tpm { get; init; }
 
     /// <summary><c>--landlock</c> switch.</summary>
