@@ -1,0 +1,162 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using System.Text;
+
+namespace CloudHypervisor.Tests;
+
+/// <summary>
+/// Runs the built <c>cloud-hypervisor</c>. The executable is looked up, first match wins:
+/// $CH_BINARY; next to this test assembly (a referenced Exe project is copied into the test's
+/// output); $CH_ARTIFACTS/bin/CloudHypervisor/{debug,release}/. A missing binary fails the test
+/// with one clear message.
+/// </summary>
+internal sealed partial class Executable : IDisposable
+{
+    private readonly Process _process;
+    private readonly StringBuilder _stdout = new();
+    private readonly StringBuilder _stderr = new();
+
+    private Executable(Process process)
+    {
+        _process = process;
+    }
+
+    public int Pid => _process.Id;
+
+    public string Stdout
+    {
+        get
+        {
+            lock (_stdout)
+            {
+                return _stdout.ToString();
+            }
+        }
+    }
+
+    public string Stderr
+    {
+        get
+        {
+            lock (_stderr)
+            {
+                return _stderr.ToString();
+            }
+        }
+    }
+
+    public static string Locate()
+    {
+        var candidates = new List<string>();
+        if (Environment.GetEnvironmentVariable("CH_BINARY") is { Length: > 0 } explicitPath)
+        {
+            candidates.Add(explicitPath);
+        }
+
+        candidates.Add(Path.Combine(AppContext.BaseDirectory, "cloud-hypervisor"));
+        if (Environment.GetEnvironmentVariable("CH_ARTIFACTS") is { Length: > 0 } artifacts)
+        {
+            candidates.Add(Path.Combine(artifacts, "bin", "CloudHypervisor", "debug", "cloud-hypervisor"));
+            candidates.Add(Path.Combine(artifacts, "bin", "CloudHypervisor", "release", "cloud-hypervisor"));
+        }
+
+        return candidates.FirstOrDefault(File.Exists)
+            ?? throw new InvalidOperationException(
+                "The cloud-hypervisor executable was not found; build src/CloudHypervisor first. Looked at: " + string.Join(", ", candidates));
+    }
+
+    public static Executable Start(IEnumerable<string> args, IReadOnlyDictionary<string, string?>? environment = null)
+    {
+        var info = new ProcessStartInfo(Locate())
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = true,
+            UseShellExecute = false,
+        };
+        foreach (var arg in args)
+        {
+            info.ArgumentList.Add(arg);
+        }
+
+        // A test run under systemd must not switch the child to journald logging.
+        info.Environment.Remove("JOURNAL_STREAM");
+        info.Environment.Remove("NOTIFY_SOCKET");
+        foreach (var (name, value) in environment ?? new Dictionary<string, string?>())
+        {
+            info.Environment[name] = value;
+        }
+
+        var process = new Process { StartInfo = info };
+        var executable = new Executable(process);
+        process.OutputDataReceived += (_, e) => Append(executable._stdout, e.Data);
+        process.ErrorDataReceived += (_, e) => Append(executable._stderr, e.Data);
+        process.Start();
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return executable;
+    }
+
+    /// <summary>Runs to completion and returns the exit code.</summary>
+    public static async Task<(int ExitCode, string Stdout, string Stderr)> RunAsync(params string[] args)
+    {
+        using var executable = Start(args);
+        var code = await executable.WaitForExitAsync(TimeSpan.FromSeconds(30));
+        return (code, executable.Stdout, executable.Stderr);
+    }
+
+    public async Task<int> WaitForExitAsync(TimeSpan timeout)
+    {
+        using var cts = new CancellationTokenSource(timeout);
+        try
+        {
+            await _process.WaitForExitAsync(cts.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            throw new TimeoutException($"cloud-hypervisor did not exit within {timeout}; stderr: {Stderr}");
+        }
+
+        // The async readers may still hold the last lines.
+        _process.WaitForExit();
+        return _process.ExitCode;
+    }
+
+    public void Signal(int signal)
+    {
+        if (kill(_process.Id, signal) != 0)
+        {
+            throw new InvalidOperationException($"kill failed: {Marshal.GetLastPInvokeError()}");
+        }
+    }
+
+    public void Dispose()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill();
+            _process.WaitForExit();
+        }
+
+        _process.Dispose();
+    }
+
+    private static void Append(StringBuilder buffer, string? line)
+    {
+        if (line is null)
+        {
+            return;
+        }
+
+        lock (buffer)
+        {
+            buffer.Append(line).Append('\n');
+        }
+    }
+
+    public const int SIGINT = 2;
+    public const int SIGTERM = 15;
+
+    [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static partial int kill(int pid, int signal);
+}
