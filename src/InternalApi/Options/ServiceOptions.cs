@@ -85,6 +85,23 @@ public static class ServiceOptions
     }
 
     /// <summary>
+    /// <c>--gdb path=&lt;socket&gt;</c> (GUEST_DEBUG builds): the gdb stub's socket path. A bad key
+    /// is <c>["Error parsing --gdb", "Unknown option: k"]</c>; no path is
+    /// "Error parsing --gdb: path required".
+    /// </summary>
+    public static OptionResult<string> Gdb(string input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        var parser = new OptionParser("path");
+        if (parser.Parse(input) is { } syntax)
+        {
+            return syntax.Within("Error parsing --gdb");
+        }
+
+        return parser.Get("path") is { } path ? path : OptionError.Of("Error parsing --gdb: path required");
+    }
+
+    /// <summary>
     /// The restore option string shared by <c>--restore</c> and <c>ch-remote restore</c>:
     /// <c>source_url=&lt;url&gt;[,prefault=on|off][,memory_restore_mode=copy|ondemand][,net_fds=[id@[fd,..],..]]
     /// [,vfio_fds=[id@fd,..]][,iommufd_fd=&lt;fd&gt;][,resume=true|false][,zone_updates=[id@node,..]]</c>.

@@ -47,6 +47,14 @@ public sealed class ServiceAndRemoteOptionsTests
     }
 
     [Fact]
+    public void Gdb_needs_a_path()
+    {
+        Assert.Equal("/tmp/gdb.sock", Ok(ServiceOptions.Gdb("path=/tmp/gdb.sock")));
+        Fails(ServiceOptions.Gdb("/tmp/gdb.sock"), "Error parsing --gdb", "Unknown option: /tmp/gdb.sock");
+        Fails(ServiceOptions.Gdb(""), "Error parsing --gdb: path required");
+    }
+
+    [Fact]
     public void Restore_reads_every_option()
     {
         var restore = Ok(ServiceOptions.Restore(
