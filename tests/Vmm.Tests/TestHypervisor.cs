@@ -75,6 +75,9 @@ public sealed class TestGuestVm(TestHypervisor hypervisor, VmConfig config, IGue
 
     public bool Disposed { get; private set; }
 
+    /// <summary>When set, Counters throws it: an unexpected failure inside the loop.</summary>
+    public Exception? CountersFailure { get; set; }
+
     public void Boot()
     {
         _calls.Enqueue("boot");
@@ -102,6 +105,11 @@ public sealed class TestGuestVm(TestHypervisor hypervisor, VmConfig config, IGue
 
     public IReadOnlyDictionary<string, IReadOnlyDictionary<string, ulong>> Counters()
     {
+        if (CountersFailure is { } failure)
+        {
+            throw failure;
+        }
+
         var reads = (ulong)Interlocked.Increment(ref _reads);
         return (Config.Disks ?? []).ToDictionary(
             d => d.Id!,
