@@ -79,14 +79,13 @@ internal sealed class ApiSocket : IDisposable
     private static SafeFileHandle AcquireLock(string path)
     {
         var lockPath = path + ".lock";
-        // FileShare.ReadWrite with write access keeps .NET from taking a flock of its own.
-        var handle = new FileStream(lockPath, new FileStreamOptions
+        var fd = Libc.open(lockPath, Libc.O_RDWR | Libc.O_CREAT | Libc.O_CLOEXEC, 0b110_000_000);
+        if (fd < 0)
         {
-            Mode = FileMode.OpenOrCreate,
-            Access = FileAccess.ReadWrite,
-            Share = FileShare.ReadWrite,
-            UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
-        }).SafeFileHandle;
+            throw new IOException($"Cannot open \"{lockPath}\"", new Win32Exception(Marshal.GetLastPInvokeError()));
+        }
+
+        var handle = new SafeFileHandle(fd, ownsHandle: true);
         if (Libc.flock(handle, Libc.LOCK_EX | Libc.LOCK_NB) != 0)
         {
             var errno = Marshal.GetLastPInvokeError();

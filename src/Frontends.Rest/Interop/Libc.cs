@@ -7,6 +7,9 @@ namespace CloudHypervisor.Frontends.Rest.Interop;
 // still has the process umask's mode.
 internal static partial class Libc
 {
+    public const int O_RDWR = 0x2;
+    public const int O_CREAT = 0x40;
+    public const int O_CLOEXEC = 0x80000;
     public const int AF_UNIX = 1;
     public const int SOCK_STREAM = 1;
     public const int SOCK_CLOEXEC = 0x80000;
@@ -23,6 +26,12 @@ internal static partial class Libc
         public ushort sun_family;
         public fixed byte sun_path[UnixPathMax];
     }
+
+    // open(2) is variadic in C; on x86-64 and arm64 Linux a trailing mode_t passes like a fixed int.
+    // .NET's own File.Open would take a flock of its own first and report contention as a generic
+    // sharing violation, so the lock file is opened here.
+    [LibraryImport("libc", EntryPoint = "open", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+    public static partial int open(string path, int flags, uint mode);
 
     [LibraryImport("libc", SetLastError = true)]
     public static partial int flock(SafeHandle fd, int operation);

@@ -62,7 +62,10 @@ public sealed class RestHost : IAsyncDisposable
             await Events.DisposeAsync();
         }
 
-        System.IO.Directory.Delete(Directory, recursive: true);
+        if (System.IO.Directory.Exists(Directory))
+        {
+            System.IO.Directory.Delete(Directory, recursive: true);
+        }
     }
 
     private async Task RunLoopAsync(IRequestHandler handler)
