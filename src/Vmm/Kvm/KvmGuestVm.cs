@@ -156,9 +156,14 @@ internal sealed class KvmGuestVm : IGuestVm
 
     public void Nmi()
     {
+        if (!_booted || _shutdown)
+        {
+            throw new HypervisorException("the VM is not running");
+        }
+
         foreach (var vcpu in _vcpus)
         {
-            vcpu.Fd.Nmi();
+            vcpu.RequestNmi();
         }
     }
 

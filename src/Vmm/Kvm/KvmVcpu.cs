@@ -23,6 +23,7 @@ internal sealed class KvmVcpu : IDisposable
     private long _ioExits;
     private long _mmioExits;
     private long _interrupted;
+    private int _nmiPending;
 
     public KvmVcpu(KvmVcpuFd fd, VcpuControl control, IoBus pio, IoBus mmio, Action<GuestExit> exit, ILogger logger)
     {
@@ -66,14 +67,28 @@ internal sealed class KvmVcpu : IDisposable
 
     public void Join() => _thread?.Join();
 
+    /// <summary>Queues an NMI for the vCPU thread to inject and kicks it out of KVM_RUN to do so.</summary>
+    public void RequestNmi()
+    {
+        Interlocked.Exchange(ref _nmiPending, 1);
+        Kick();
+    }
+
     private void Loop()
     {
         _pthread = VcpuKick.CurrentThread();
         _started.Set();
         try
         {
-            while (_control.WaitUntilRunnable())
+            while (_control.WaitUntilRunnable(Fd))
             {
+                // vCPU ioctls wait for KVM_RUN to return (they share the vCPU mutex), so an NMI
+                // is injected here, by the vCPU's own thread, between two runs.
+                if (Interlocked.Exchange(ref _nmiPending, 0) != 0)
+                {
+                    Fd.Nmi();
+                }
+
                 if (!Fd.RunOnce())
                 {
                     Interlocked.Increment(ref _interrupted);

@@ -18,13 +18,18 @@ internal sealed class VcpuControl(int vcpuCount)
     /// <summary>True while the threads should stay out of KVM_RUN.</summary>
     private bool MustPark => _pause || _stop || _exited;
 
-    /// <summary>Called by a vCPU thread before KVM_RUN: parks while paused; false when the thread must end.</summary>
-    public bool WaitUntilRunnable()
+    /// <summary>
+    /// Called by a vCPU thread before KVM_RUN: parks while paused; false when the thread must end.
+    /// When runnable it clears immediate_exit under the lock: a Pause decided before this point
+    /// parks the thread here, one decided after sets immediate_exit again before its kick.
+    /// </summary>
+    public bool WaitUntilRunnable(Interop.KvmVcpuFd vcpu)
     {
         lock (_lock)
         {
             if (!MustPark)
             {
+                vcpu.ImmediateExit = false;
                 return true;
             }
 
