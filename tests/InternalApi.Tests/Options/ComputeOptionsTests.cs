@@ -63,6 +63,14 @@ public sealed class ComputeOptionsTests
     }
 
     [Fact]
+    public void An_empty_toggle_value_reads_as_not_given_so_the_default_applies()
+    {
+        Assert.True(Ok(ConfigOptions.Cpus("nested=")).Nested);
+        Assert.True(Ok(ConfigOptions.Memory("thp=")).Thp);
+        Assert.False(Ok(ConfigOptions.Memory("shared=")).Shared);
+    }
+
+    [Fact]
     public void Cpus_errors_name_the_key_or_the_feature()
     {
         Fails(ConfigOptions.Cpus("boot=1,core_scheduling=invalid"), "Failed to parse configuration string", "Unable to convert invalid for core_scheduling");
