@@ -77,6 +77,13 @@ public static class ApiJson
             return $"invalid type or value at {path}{ExpectedType(message)}";
         }
 
+        const string duplicate = "Duplicate property '";
+        var duplicateEnd = message.StartsWith(duplicate, StringComparison.Ordinal) ? message.IndexOf('\'', duplicate.Length) : -1;
+        if (duplicateEnd > 0)
+        {
+            return $"duplicate field `{message[duplicate.Length..duplicateEnd]}` at {path}";
+        }
+
         if (message.Contains("doesn't allow null values", StringComparison.Ordinal))
         {
             return $"invalid type: null at {path}";

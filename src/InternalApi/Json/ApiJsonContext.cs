@@ -13,6 +13,7 @@ namespace CloudHypervisor.InternalApi.Json;
     UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
     RespectNullableAnnotations = true,
     RespectRequiredConstructorParameters = true,
+    AllowDuplicateProperties = false,
     WriteIndented = false)]
 [JsonSerializable(typeof(VmConfig))]
 [JsonSerializable(typeof(VmResize))]

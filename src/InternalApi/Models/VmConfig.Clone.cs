@@ -31,4 +31,23 @@ public sealed partial class VmConfig
 
         return copy;
     }
+
+    /// <summary>
+    /// Drops every file descriptor the config holds (net fds, VFIO fds, iommufd): vm.create takes
+    /// no descriptors, so any that came in the JSON are cleared (contract §1.6).
+    /// </summary>
+    public void ClearFileDescriptors()
+    {
+        foreach (var net in Net ?? [])
+        {
+            net.Fds = null;
+        }
+
+        foreach (var device in Devices ?? [])
+        {
+            device.Fd = null;
+        }
+
+        Platform?.IommufdFd = null;
+    }
 }

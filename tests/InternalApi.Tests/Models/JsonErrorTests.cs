@@ -51,6 +51,12 @@ public sealed class JsonErrorTests
     }
 
     [Theory]
+    [InlineData("""{"memory":{"size":4096,"size":8192}}""", "duplicate field `size` at $.memory")]
+    [InlineData("""{"iommu":true,"iommu":false}""", "duplicate field `iommu` at $")]
+    public void A_field_given_twice_is_rejected_as_serde_does(string body, string cause) =>
+        Assert.StartsWith(cause, Wire.Reject(body, Wire.VmConfig).Causes[0], StringComparison.Ordinal);
+
+    [Theory]
     [InlineData("{")]
     [InlineData("""{"memory":""")]
     [InlineData("[]")]

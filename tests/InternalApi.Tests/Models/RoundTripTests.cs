@@ -69,6 +69,15 @@ public sealed class RoundTripTests
     }
 
     [Fact]
+    public void Clearing_file_descriptors_leaves_none_in_the_config()
+    {
+        var config = Wire.Parse("""{"net":[{"fds":[3,4],"num_queues":4}],"devices":[{"fd":5}],"platform":{"iommufd_fd":6}}""", Wire.VmConfig);
+        config.ClearFileDescriptors();
+        var json = Wire.Print(config, Wire.VmConfig);
+        Assert.DoesNotContain("fd", json.Replace("iommufd\"", "", StringComparison.Ordinal), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Common_pci_fields_come_first_with_id_and_iommu_only_when_set()
     {
         var disk = new DiskConfig { Path = "/d", Iommu = true, PciDeviceId = 3, Id = "d0", PciSegment = 2 };
