@@ -26,8 +26,9 @@ internal static class EventStream
         {
             // Headers go out at once, so a client knows it is subscribed before any event.
             await response.StartAsync(ended.Token);
-            var reader = subscription.Reader;
             var writer = response.BodyWriter;
+            await writer.FlushAsync(ended.Token);
+            var reader = subscription.Reader;
             while (await reader.WaitToReadAsync(ended.Token))
             {
                 while (reader.TryRead(out var record))
