@@ -214,6 +214,19 @@ public static partial class VmConfigValidator
         return memory.Size == 0 && (memory.Zones ?? []).All(z => z.Shared || z.Hugepages);
     }
 
+    /// <summary>
+    /// Whether the VM needs a virtual IOMMU: config.iommu, any device placed behind it, or IOMMU
+    /// segments. Upstream's validate() ORs this into <c>config.iommu</c> (so vm.info after boot
+    /// shows <c>"iommu":true</c>); this validator is pure, so the VMM sets it at boot.
+    /// </summary>
+    public static bool RequiresIommu(VmConfig config)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        return config.Iommu
+            || config.Platform?.IommuSegments is not null
+            || DeviceIds.Devices(config).Any(d => d.Iommu);
+    }
+
     private static ushort NumPciSegments(VmConfig config) => config.Platform?.NumPciSegments ?? 1;
 
     /// <summary>Per-device PCI placement: the segment exists, and IOMMU segments hold only IOMMU devices.</summary>

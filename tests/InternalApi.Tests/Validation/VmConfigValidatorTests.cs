@@ -198,6 +198,15 @@ public sealed class VmConfigValidatorTests
     public void A_pci_segment_weight_of_zero_is_invalid() =>
         Invalid($$"""{{{Kernel}},"pci_segments":[{"mmio32_aperture_weight":0}]}""", "Invalid PCI segment aperture weight: 0");
 
+    [Theory]
+    [InlineData("{}", false)]
+    [InlineData("""{"iommu":true}""", true)]
+    [InlineData("""{"disks":[{"path":"/a","iommu":true}]}""", true)]
+    [InlineData("""{"console":{"mode":"Tty","iommu":true}}""", true)]
+    [InlineData("""{"platform":{"num_pci_segments":2,"iommu_segments":[1]}}""", true)]
+    public void A_device_behind_the_iommu_makes_the_vm_need_one(string body, bool expected) =>
+        Assert.Equal(expected, VmConfigValidator.RequiresIommu(Wire.Parse(body, Wire.VmConfig)));
+
     [Fact]
     public void Validation_leaves_the_config_unchanged()
     {
