@@ -6,6 +6,7 @@ using CloudHypervisor.InternalApi;
 using CloudHypervisor.InternalApi.Models;
 using CloudHypervisor.InternalApi.Options;
 using CloudHypervisor.Vmm;
+using CloudHypervisor.Vmm.Hypervisor;
 using Serilog;
 #if DBUS_API
 using CloudHypervisor.Frontends.DBus;
@@ -111,8 +112,9 @@ public static class Composition
         };
     }
 
-    /// <summary>Creates the control loop with the hypervisor backend and starts it.</summary>
-    public static Task<int> StartControlLoop(ApiChannel channel, IEventPublisher events, ILogger log, CliArguments arguments, CancellationToken ct, out VmmControlLoop loop)
+    /// <summary>Creates the control loop on <paramref name="hypervisor"/> and starts it on its own task.</summary>
+    public static Task<int> StartControlLoop(
+        ApiChannel channel, IEventPublisher events, IHypervisor hypervisor, ILogger log, CliArguments arguments, CancellationToken ct, out VmmControlLoop loop)
     {
         ArgumentNullException.ThrowIfNull(arguments);
         var options = new VmmOptions
@@ -122,7 +124,7 @@ public static class Composition
             Version = BuildInfo.Version[1..],
             Features = BuildInfo.Features,
         };
-        loop = new VmmControlLoop(channel, events, new UnavailableHypervisor(), log, options);
+        loop = new VmmControlLoop(channel, events, hypervisor, log, options);
         var started = loop;
         return Task.Run(() => started.RunAsync(ct), CancellationToken.None);
     }

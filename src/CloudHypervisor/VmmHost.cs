@@ -4,6 +4,7 @@ using CloudHypervisor.EventMonitor.Sinks;
 using CloudHypervisor.Frontends.Rest;
 using CloudHypervisor.InternalApi;
 using CloudHypervisor.Logging;
+using CloudHypervisor.Vmm.Kvm;
 using Serilog;
 using EventHub = CloudHypervisor.EventMonitor.EventMonitor;
 #if DBUS_API
@@ -29,6 +30,7 @@ public sealed class VmmHost(CliArguments arguments, ILogger log) : IAsyncDisposa
     private readonly ApiChannel _channel = new();
     private readonly SdNotify _notify = SdNotify.FromEnvironment(log);
     private readonly CancellationTokenSource _stop = new();
+    private readonly KvmHypervisor _hypervisor = new(log.ForContext("SourceContext", "kvm"));
     private Task<int>? _loop;
     private Vmm.VmmControlLoop? _controlLoop;
     private RestServer? _rest;
@@ -60,7 +62,9 @@ public sealed class VmmHost(CliArguments arguments, ILogger log) : IAsyncDisposa
             _log.Information("{Version} starting", BuildInfo.Version);
 
             // 3: the control loop.
-            _loop = Composition.StartControlLoop(_channel, _events, log, arguments, _stop.Token, out _controlLoop);
+            // KvmHypervisor opens /dev/kvm per VM build, so the API serves even where KVM is missing
+            // and vm.boot answers the error.
+            _loop = Composition.StartControlLoop(_channel, _events, _hypervisor, log, arguments, _stop.Token, out _controlLoop);
             using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
             using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
 
@@ -177,6 +181,7 @@ public sealed class VmmHost(CliArguments arguments, ILogger log) : IAsyncDisposa
     public async ValueTask DisposeAsync()
     {
         await _events.DisposeAsync();
+        _hypervisor.Dispose();
         _stop.Dispose();
     }
 }
