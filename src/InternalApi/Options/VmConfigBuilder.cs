@@ -19,7 +19,10 @@ public static class VmConfigBuilder
     /// <summary>The message above the validator's messages.</summary>
     public const string ValidatingConfig = "Error validating configuration";
 
-    /// <summary>Parses and validates <paramref name="flags"/> (the payload must be bootable).</summary>
+    /// <summary>
+    /// Parses and validates <paramref name="flags"/> (the payload must be bootable); like
+    /// upstream's validation it sets the top-level <c>iommu</c> when any device sits behind the IOMMU.
+    /// </summary>
     public static OptionResult<VmConfig> Build(VmFlags flags)
     {
         var parsed = Parse(flags);
@@ -28,9 +31,14 @@ public static class VmConfigBuilder
             return error;
         }
 
-        return VmConfigValidator.Validate(config) is { } invalid
-            ? OptionError.Of([ParsingConfig, ValidatingConfig, .. invalid.Messages])
-            : config;
+        if (VmConfigValidator.Validate(config) is { } invalid)
+        {
+            return OptionError.Of([ParsingConfig, ValidatingConfig, .. invalid.Messages]);
+        }
+
+        // Upstream's validate() also ORs every device's iommu into the top-level flag.
+        config.Iommu = VmConfigValidator.RequiresIommu(config);
+        return config;
     }
 
     /// <summary>

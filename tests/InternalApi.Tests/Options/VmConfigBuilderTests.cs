@@ -106,6 +106,13 @@ public sealed class VmConfigBuilderTests
     }
 
     [Fact]
+    public void A_device_behind_the_iommu_turns_the_top_level_iommu_on()
+    {
+        Assert.True(Ok(VmConfigBuilder.Build(new VmFlags { Kernel = "/k", Disks = ["path=/a,iommu=on"] })).Iommu);
+        Assert.False(Ok(VmConfigBuilder.Build(new VmFlags { Kernel = "/k", Disks = ["path=/a"] })).Iommu);
+    }
+
+    [Fact]
     public void A_firmware_payload_is_kept()
     {
         var config = Ok(VmConfigBuilder.Build(new VmFlags { Firmware = "/fw" }));
