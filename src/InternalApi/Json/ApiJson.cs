@@ -89,6 +89,14 @@ public static class ApiJson
             return $"invalid type: null at {path}";
         }
 
+        // Our converters (Models/Converters) speak serde's words; the path names the field.
+        if (message.StartsWith("unknown variant ", StringComparison.Ordinal)
+            || message.StartsWith("invalid type: ", StringComparison.Ordinal)
+            || message.StartsWith("invalid value: ", StringComparison.Ordinal))
+        {
+            return $"{message} at {path}";
+        }
+
         var where = e.LineNumber is { } line
             ? $" at line {line + 1} column {(e.BytePositionInLine ?? 0) + 1}"
             : string.Empty;

@@ -54,5 +54,6 @@ public sealed class EnumSpellingTests
     {
         var error = Wire.Reject($$"""{"size":1,"hotplug_method":{{value}}}""", ApiJsonContext.Default.MemoryConfig);
         Assert.StartsWith(expected, error.Causes[0], StringComparison.Ordinal);
+        Assert.EndsWith(" at $.hotplug_method", error.Causes[0], StringComparison.Ordinal);
     }
 }
