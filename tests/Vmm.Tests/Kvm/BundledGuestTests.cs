@@ -99,6 +99,54 @@ public sealed class BundledGuestTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public void Create_to_first_serial_byte_is_measured()
+    {
+        KvmRequirement.Check();
+        var serial = _dir.File("first.serial");
+        var config = new VmConfig
+        {
+            Memory = new MemoryConfig { Size = 64UL << 20 },
+            Payload = new PayloadConfig { Kernel = Path.Combine(GuestDir.Value, "banner") },
+            Serial = new SerialConfig { Mode = ConsoleMode.File, File = serial },
+            Console = new ConsoleConfig { Mode = ConsoleMode.Off },
+        };
+        var watch = Stopwatch.StartNew();
+        _hypervisor.PrepareConsoles(config);
+        using var vm = _hypervisor.CreateVm(config, new RecordingEvents());
+        var created = watch.Elapsed;
+        vm.Boot();
+        Assert.True(Wait.Until(() => new FileInfo(serial).Length > 0, TimeSpan.FromSeconds(30)), "no serial output");
+        output.WriteLine($"create {created.TotalMilliseconds:F1} ms, create to first serial byte {watch.Elapsed.TotalMilliseconds:F1} ms");
+    }
+
+    [Fact]
+    public void Smp_brings_up_every_vcpu()
+    {
+        var (vm, _, serial) = Boot("smp", vcpus: 3);
+        using (vm)
+        {
+            WaitFor(serial, "cpu 1 up");
+            WaitFor(serial, "cpu 2 up");
+        }
+    }
+
+    [Fact]
+    public void Nmi_reaches_the_guest_handler_each_time()
+    {
+        var (vm, _, serial) = Boot("nmi");
+        using (vm)
+        {
+            WaitFor(serial, GuestOutput.FirstLine("nmi"));
+            var before = Wait.ReadShared(serial).Length;
+            vm.Nmi();
+            Assert.True(Wait.Until(() => Wait.ReadShared(serial).Length > before, TimeSpan.FromSeconds(10)), "no output after the first NMI");
+            var after = Wait.ReadShared(serial).Length;
+            vm.Nmi();
+            Assert.True(Wait.Until(() => Wait.ReadShared(serial).Length > after, TimeSpan.FromSeconds(10)), "no output after the second NMI");
+        }
+    }
+
+    [Fact]
     public async Task Poweroff_ends_with_a_Poweroff_exit()
     {
         var (vm, events, serial) = Boot("poweroff");
@@ -154,7 +202,7 @@ public sealed class BundledGuestTests(ITestOutputHelper output) : IDisposable
         var (vm, _, serial) = Boot("ticks");
         using (vm)
         {
-            WaitFor(serial, "ticks: 2\n");
+            WaitFor(serial, "ticks: 2");
             var watch = Stopwatch.StartNew();
             vm.Pause();
             var pause = watch.Elapsed;
