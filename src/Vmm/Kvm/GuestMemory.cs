@@ -87,8 +87,10 @@ public sealed unsafe class GuestMemory : IDisposable
             }
             else
             {
-                var flags = Libc.MAP_PRIVATE | Libc.MAP_ANONYMOUS | Libc.MAP_NORESERVE
-                    | (hugepages ? Libc.MAP_HUGETLB | hugeFlags : 0);
+                // Huge pages are reserved at mmap time (no MAP_NORESERVE), so a host without
+                // enough of them fails here with an error instead of SIGBUS on first touch.
+                var flags = Libc.MAP_PRIVATE | Libc.MAP_ANONYMOUS
+                    | (hugepages ? Libc.MAP_HUGETLB | hugeFlags : Libc.MAP_NORESERVE);
                 mapping = Map(size, flags, -1, hugepages, pageSize);
             }
 

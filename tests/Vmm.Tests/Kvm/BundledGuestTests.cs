@@ -85,6 +85,26 @@ public sealed class BundledGuestTests(ITestOutputHelper output) : IDisposable
             $"no \"{text}\" on the serial port; it shows: {Wait.ReadShared(serial)}");
 
     [Fact]
+    public void Banner_prints_on_the_debug_console_port_to_a_file()
+    {
+        KvmRequirement.Check();
+        var debug = _dir.File("debug.log");
+        var config = new VmConfig
+        {
+            Memory = new MemoryConfig { Size = 64UL << 20 },
+            Payload = new PayloadConfig { Kernel = Path.Combine(GuestDir.Value, "banner") },
+            Serial = new SerialConfig { Mode = ConsoleMode.Null },
+            Console = new ConsoleConfig { Mode = ConsoleMode.Off },
+            DebugConsole = new DebugConsoleConfig { Mode = ConsoleMode.File, File = debug, Iobase = 0xE9 },
+        };
+        _hypervisor.PrepareConsoles(config);
+        using var vm = _hypervisor.CreateVm(config, new RecordingEvents());
+        vm.Boot();
+        WaitFor(debug, "banner");
+        Assert.True(vm.Counters()["__debug_console"]["tx_bytes"] > 0);
+    }
+
+    [Fact]
     public void Banner_prints_its_first_line_on_COM1_and_the_counters_move()
     {
         var (vm, _, serial) = Boot("banner");

@@ -177,6 +177,22 @@ public sealed class LoaderTests : IDisposable
         Assert.Contains("memfd:ch-guest-ram", maps, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void Hugepages_are_honoured_or_refused_with_a_clear_error()
+    {
+        var free = int.Parse(File.ReadAllText("/proc/sys/vm/nr_hugepages").Trim(), System.Globalization.CultureInfo.InvariantCulture);
+        if (free >= 2)
+        {
+            using var huge = GuestMemory.Create(4UL << 20, shared: false, hugepages: true);
+            huge.WriteValue(0, 1UL);
+            Assert.Equal(1UL, huge.ReadValue<ulong>(0));
+            return;
+        }
+
+        var e = Assert.Throws<CloudHypervisor.Vmm.Kvm.Interop.KvmException>(() => GuestMemory.Create(4UL << 20, shared: false, hugepages: true));
+        Assert.Contains("hugepages=on needs 2 free huge pages of 2048 KiB", e.Message, StringComparison.Ordinal);
+    }
+
     public void Dispose()
     {
         _memory.Dispose();
