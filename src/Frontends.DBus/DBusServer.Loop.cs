@@ -112,7 +112,7 @@ public sealed partial class DBusServer
         }
         catch (BusException e)
         {
-            throw new DBusServerException($"Cannot connect to the {_options.BusDescription}: {Libc.StrError(e.Errno)}", e);
+            throw new DBusServerException($"Cannot connect to the {_options.BusDescription}: {Libc.StrError(e.Errno)}");
         }
 
         try
@@ -124,7 +124,7 @@ public sealed partial class DBusServer
             }
             catch (BusException e) when (e.Errno == BusConnection.EINVAL)
             {
-                throw new DBusServerException($"Invalid D-Bus object path '{_options.ObjectPath}'", e);
+                throw new DBusServerException($"Invalid D-Bus object path '{_options.ObjectPath}'");
             }
 
             try
@@ -137,10 +137,10 @@ public sealed partial class DBusServer
                 throw e.Errno switch
                 {
                     BusConnection.EEXIST => new DBusServerException(
-                        $"The D-Bus name '{_options.ServiceName}' is already owned by another connection on the {_options.BusDescription}", e),
-                    BusConnection.EINVAL => new DBusServerException($"Invalid D-Bus service name '{_options.ServiceName}'", e),
+                        $"The D-Bus name '{_options.ServiceName}' is already owned by another connection on the {_options.BusDescription}"),
+                    BusConnection.EINVAL => new DBusServerException($"Invalid D-Bus service name '{_options.ServiceName}'"),
                     _ => new DBusServerException(
-                        $"Cannot acquire the D-Bus name '{_options.ServiceName}' on the {_options.BusDescription}: {Libc.StrError(e.Errno)}", e),
+                        $"Cannot acquire the D-Bus name '{_options.ServiceName}' on the {_options.BusDescription}: {Libc.StrError(e.Errno)}"),
                 };
             }
 
@@ -149,7 +149,7 @@ public sealed partial class DBusServer
         catch (BusException e)
         {
             bus.Dispose();
-            throw new DBusServerException($"D-Bus setup failed on the {_options.BusDescription}: {e.Message}", e);
+            throw new DBusServerException($"D-Bus setup failed on the {_options.BusDescription}: {e.Message}");
         }
         catch
         {

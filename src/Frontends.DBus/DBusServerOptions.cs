@@ -35,7 +35,8 @@ public sealed record DBusServerOptions
 
 /// <summary>
 /// The D-Bus API could not start: the bus is unreachable, the name is owned by another
-/// connection, or the name or path is invalid. The message is meant for the user as is.
+/// connection, or the name or path is invalid. The message is meant for the user as is and is
+/// complete (it names the errno where there is one), so there is no inner exception to print.
 /// </summary>
 public sealed class DBusServerException : Exception
 {
