@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Threading.Channels;
 using CloudHypervisor.EventMonitor;
 using CloudHypervisor.InternalApi;
@@ -14,7 +15,7 @@ namespace CloudHypervisor.Vmm;
 /// progress) and is the only code that mutates it. It takes messages from one inbox: API requests
 /// (forwarded in FIFO order from <see cref="ApiChannel.Reader"/>, of which this class is the single
 /// reader), completions of long operations, guest exits and shutdown requests. Long work (boot,
-/// reboot, shutdown, pause, resume) runs on its own thread as an "operation"; its result comes back
+/// reboot, shutdown, pause, resume) runs on one worker thread as an "operation"; its result comes back
 /// through the inbox and is applied by the loop. While an operation runs, vmm.ping, vm.info and
 /// vm.counters answer at once, vmm.shutdown and guest exits wait for it, and every other command
 /// answers Busy naming the operation. Every request is answered exactly once; an exception never
@@ -37,6 +38,9 @@ public sealed partial class VmmControlLoop : IRequestHandler
         Channel.CreateUnbounded<LoopMessage>(new UnboundedChannelOptions { SingleReader = true });
 
     // Loop-owned state: read and written only on the loop.
+    // Operations run one at a time, so one long-lived thread runs them all: no thread start per
+    // pause or resume, and blocking backend calls never occupy the thread pool.
+    private readonly BlockingCollection<Action> _worker = [];
     private readonly List<LoopMessage> _deferred = [];
     private readonly Dictionary<ApiRequest, Task> _pendingAnswers = [];
     private string? _operation;
@@ -76,6 +80,8 @@ public sealed partial class VmmControlLoop : IRequestHandler
             throw new InvalidOperationException("The control loop is already running.");
         }
 
+        var worker = new Thread(RunOperations) { IsBackground = true, Name = "vmm-operations" };
+        worker.Start();
         using var stopPump = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var pump = PumpAsync(stopPump.Token);
         try
@@ -96,6 +102,7 @@ public sealed partial class VmmControlLoop : IRequestHandler
 
             // No new commands; the ones already sent still get exactly one answer.
             _channel.Complete();
+            _worker.CompleteAdding();
             if (cancellationToken.IsCancellationRequested)
             {
                 await stopPump.CancelAsync();
@@ -157,6 +164,15 @@ public sealed partial class VmmControlLoop : IRequestHandler
             {
                 request.Answer(ShuttingDown(request.Command.Action));
             }
+        }
+    }
+
+    private void RunOperations()
+    {
+        // Each item catches its own exceptions (see RunOperation).
+        foreach (var operation in _worker.GetConsumingEnumerable())
+        {
+            operation();
         }
     }
 
@@ -241,7 +257,7 @@ public sealed partial class VmmControlLoop : IRequestHandler
     }
 
     /// <summary>
-    /// Starts long work off the loop. <paramref name="offLoop"/> runs on its own thread and returns
+    /// Starts long work off the loop. <paramref name="offLoop"/> runs on the worker thread and returns
     /// what to do back on the loop, which produces the answer. Only one operation runs at a time.
     /// </summary>
     private Task<ApiResult> RunOperation(ApiAction action, string name, Func<Func<ApiResult>> offLoop)
@@ -255,24 +271,20 @@ public sealed partial class VmmControlLoop : IRequestHandler
 
         _operation = name;
         var done = new TaskCompletionSource<ApiResult>(TaskCreationOptions.RunContinuationsAsynchronously);
-        _ = Task.Factory.StartNew(
-            () =>
+        _worker.Add(() =>
+        {
+            Func<ApiResult> onLoop;
+            try
             {
-                Func<ApiResult> onLoop;
-                try
-                {
-                    onLoop = offLoop();
-                }
-                catch (Exception e)
-                {
-                    onLoop = () => Unexpected(action, e);
-                }
+                onLoop = offLoop();
+            }
+            catch (Exception e)
+            {
+                onLoop = () => Unexpected(action, e);
+            }
 
-                Post(() => CompleteOperation(action, onLoop, done));
-            },
-            CancellationToken.None,
-            TaskCreationOptions.LongRunning,
-            TaskScheduler.Default);
+            Post(() => CompleteOperation(action, onLoop, done));
+        });
         return done.Task;
     }
 
