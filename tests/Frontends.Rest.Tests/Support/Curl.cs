@@ -31,8 +31,8 @@ public static class Curl
         return Parse(stdout);
     }
 
-    /// <summary>Runs curl with exactly these arguments and a 30 s limit.</summary>
-    public static async Task<(int Exit, string Stdout, string Stderr)> RunRawAsync(IEnumerable<string> args)
+    /// <summary>Runs curl with exactly these arguments and a time limit (30 s unless told).</summary>
+    public static async Task<(int Exit, string Stdout, string Stderr)> RunRawAsync(IEnumerable<string> args, int maxTimeSeconds = 30)
     {
         var start = new ProcessStartInfo(Binary.Value)
         {
@@ -46,7 +46,7 @@ public static class Curl
         }
 
         start.ArgumentList.Add("--max-time");
-        start.ArgumentList.Add("30");
+        start.ArgumentList.Add(maxTimeSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture));
         using var process = Process.Start(start)!;
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
