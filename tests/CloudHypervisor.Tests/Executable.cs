@@ -65,9 +65,15 @@ internal sealed partial class Executable : IDisposable
                 "The cloud-hypervisor executable was not found; build src/CloudHypervisor first. Looked at: " + string.Join(", ", candidates));
     }
 
-    public static Executable Start(IEnumerable<string> args, IReadOnlyDictionary<string, string?>? environment = null)
+    public static Executable Start(IEnumerable<string> args, IReadOnlyDictionary<string, string?>? environment = null) =>
+        Start(Locate(), args, environment);
+
+    /// <summary>Runs <paramref name="script"/> with bash, which must exec the VMM (so signals and the exit code are its).</summary>
+    public static Executable StartThroughShell(string script) => Start("/bin/bash", ["-c", script], null);
+
+    private static Executable Start(string program, IEnumerable<string> args, IReadOnlyDictionary<string, string?>? environment)
     {
-        var info = new ProcessStartInfo(Locate())
+        var info = new ProcessStartInfo(program)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,

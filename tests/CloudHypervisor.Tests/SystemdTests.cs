@@ -157,7 +157,9 @@ public sealed class SystemdTests : IDisposable
 
         var entries = new List<Dictionary<string, string>>();
         var deadline = DateTime.UtcNow.AddSeconds(20);
-        while (!entries.Any(e => e["MESSAGE"] == "Event: source = vmm event = starting") && DateTime.UtcNow < deadline)
+        bool Seen(string message) => entries.Any(e => e["MESSAGE"] == message);
+        // The event line comes from the event monitor's own task, so the two may arrive in either order.
+        while (!(Seen("Event: source = vmm event = starting") && Seen($"{BuildInfo.Version} starting")) && DateTime.UtcNow < deadline)
         {
             entries.Add(await Task.Run(() => Fields(Receive(journal))));
         }
