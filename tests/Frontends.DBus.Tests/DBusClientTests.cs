@@ -90,28 +90,37 @@ public sealed class DBusClientTests(ITestOutputHelper output) : IAsyncLifetime
     }
 
     [Fact]
-    public void VmmPing_round_trips_through_dbus_daemon_in_well_under_a_millisecond_at_the_median()
+    public void VmmPing_and_VmInfo_round_trip_through_dbus_daemon_in_well_under_a_millisecond_at_the_median()
     {
         using var client = DBusClient.Connect(_vmm.ServiceName, _vmm.ObjectPath, address: _vmm.Bus.Address);
+        Assert.False(client.Call("VmCreate", """{"payload":{"kernel":"/k"}}""").IsError);
+
+        var ping = Measure(client, "VmmPing");
+        var info = Measure(client, "VmInfo");
+
+        output.WriteLine($"D-Bus round trips through dbus-daemon, 5000 calls each: VmmPing p50 {ping.P50:F0} us p99 {ping.P99:F0} us; VmInfo p50 {info.P50:F0} us p99 {info.P99:F0} us");
+        Assert.True(ping.P50 < 1000, $"VmmPing p50 {ping.P50:F0} us");
+        Assert.True(info.P50 < 1000, $"VmInfo p50 {info.P50:F0} us");
+    }
+
+    private static (double P50, double P99) Measure(DBusClient client, string method)
+    {
         for (var i = 0; i < 500; i++)
         {
-            client.Call("VmmPing");
+            client.Call(method);
         }
 
         var samples = new double[5000];
         for (var i = 0; i < samples.Length; i++)
         {
             var start = Stopwatch.GetTimestamp();
-            var reply = client.Call("VmmPing");
+            var reply = client.Call(method);
             samples[i] = Stopwatch.GetElapsedTime(start).TotalMicroseconds;
-            Assert.False(reply.IsError);
+            Assert.False(reply.IsError, reply.ErrorMessage);
         }
 
         Array.Sort(samples);
-        var p50 = samples[samples.Length / 2];
-        var p99 = samples[samples.Length * 99 / 100];
-        output.WriteLine($"D-Bus VmmPing round trip through dbus-daemon: p50 {p50:F0} us, p99 {p99:F0} us ({samples.Length} calls)");
-        Assert.True(p50 < 1000, $"p50 {p50:F0} us");
+        return (samples[samples.Length / 2], samples[samples.Length * 99 / 100]);
     }
 }
 #endif
