@@ -69,6 +69,13 @@ public sealed class CliTests
     }
 
     [Fact]
+    public void Seccomp_accepts_only_upstreams_values()
+    {
+        Assert.Equal("log", Run("--api-socket", "/s", "--seccomp", "log").Seccomp);
+        Assert.Contains("maybe", UsageError("--api-socket", "/s", "--seccomp", "maybe"));
+    }
+
+    [Fact]
     public void Log_journald_takes_an_optional_socket_path()
     {
         Assert.Equal(Logging.JournaldSink.DefaultSocketPath, Run("--api-socket", "/s", "--log-journald").LogJournald);

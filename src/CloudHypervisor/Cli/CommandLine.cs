@@ -60,6 +60,7 @@ public sealed class CommandLine
 
     public CommandLine()
     {
+        _seccomp.AcceptOnlyFromAmong("true", "false", "log", "errno");
         // System.CommandLine's own -h/--help and --version are replaced: upstream prints its own
         // version text and clap's help exits 0 only when asked for.
         Root = new RootCommand("Launch a cloud-hypervisor VMM.");
