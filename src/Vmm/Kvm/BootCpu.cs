@@ -4,6 +4,8 @@ using CloudHypervisor.Vmm.Platform;
 
 namespace CloudHypervisor.Vmm.Kvm;
 
+// SAFETY: the only pointer use reads and writes a 32-bit LVT register at a fixed offset
+// (0x350/0x360) inside the 1024-byte kvm_lapic_state that is pinned by `fixed`.
 /// <summary>The initial vCPU state: MSRs and LAPIC for every vCPU, registers for the boot vCPU.</summary>
 internal static unsafe class BootCpu
 {

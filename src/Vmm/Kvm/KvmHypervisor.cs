@@ -75,7 +75,12 @@ public sealed class KvmHypervisor : IHypervisor, IDisposable
         }
     }
 
-    /// <summary>Closes the console endpoints (PTYs, sockets, files) kept for the config.</summary>
+    /// <summary>
+    /// Closes the console endpoints (PTYs, sockets, files) kept for the config; call it at
+    /// vm.delete so the next vm.create gets fresh ones (a new PTY, a truncated file).
+    /// </summary>
+    public void ReleaseConsoles() => _consoles.Dispose();
+
     public void Dispose() => _consoles.Dispose();
 }
 

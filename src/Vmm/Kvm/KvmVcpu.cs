@@ -5,6 +5,8 @@ using Serilog;
 
 namespace CloudHypervisor.Vmm.Kvm;
 
+// SAFETY: HandleMmio takes the 8-byte data array of kvm_run.mmio by `fixed` and never reads
+// beyond min(len, 8); the kvm_run mapping outlives the thread that uses it (see KvmVcpuFd).
 /// <summary>
 /// One vCPU and its thread: KVM_RUN in a loop, port I/O and MMIO exits dispatched to the buses,
 /// guest-ending exits reported once through <see cref="KvmGuestVm"/>.

@@ -2,6 +2,8 @@ using System.Runtime.InteropServices;
 
 namespace CloudHypervisor.Vmm.Kvm.Interop;
 
+// SAFETY: pointers go only to stack buffers (termios, pollfd, read buffer) and pinned spans, each
+// passed with its true length; the eventfd and descriptors stay open until the pump thread ends.
 /// <summary>
 /// A terminal-like descriptor used by a console (the VMM's stdin/stdout, or a PTY master): writes
 /// that never block the guest, and an input thread that polls the descriptor together with an

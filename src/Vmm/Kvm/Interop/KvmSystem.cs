@@ -2,6 +2,8 @@ using System.Runtime.InteropServices;
 
 namespace CloudHypervisor.Vmm.Kvm.Interop;
 
+// SAFETY: variable-length kvm_cpuid2/kvm_msr_list buffers are allocated with room for the count
+// written in their header, which is what the kernel may fill; they are freed in finally blocks.
 /// <summary>The /dev/kvm file descriptor and the system ioctls on it.</summary>
 internal sealed unsafe class KvmSystem : IDisposable
 {

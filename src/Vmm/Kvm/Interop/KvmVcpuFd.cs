@@ -2,6 +2,9 @@ using System.Runtime.InteropServices;
 
 namespace CloudHypervisor.Vmm.Kvm.Interop;
 
+// SAFETY: ioctl arguments point to locals or pinned structs of exactly the size encoded in the
+// request number (checked by KvmAbiTests); kvm_run views stay inside the mapping (IoData checks
+// data_offset + size * count against its length).
 /// <summary>
 /// A vCPU file descriptor, its mmap'ed <c>kvm_run</c>, and every vCPU ioctl (the state getters and
 /// setters are what the snapshot issue saves and restores).

@@ -1,5 +1,7 @@
 namespace CloudHypervisor.Vmm.Kvm.Interop;
 
+// SAFETY: each ioctl gets a pointer to a local or pinned struct whose size is encoded in the request
+// number (checked by KvmAbiTests); the kernel does not keep the pointer after the call.
 /// <summary>A VM file descriptor and the VM ioctls on it.</summary>
 internal sealed unsafe class KvmVmFd(FdHandle fd) : IDisposable
 {
