@@ -36,8 +36,10 @@ internal sealed class DBusTransport(string serviceName, string objectPath, bool 
             cancellationToken.ThrowIfCancellationRequested();
             if (!answer.IsError)
             {
-                // "" means "no body" on D-Bus (contract §4.2): print nothing, as REST's 204.
-                return CallResult.Ok(string.IsNullOrEmpty(answer.Value) ? null : answer.Value);
+                // "" means "no body" on D-Bus (contract §4.2): print nothing, as REST's 204;
+                // vmm.shutdown prints the empty line that REST's 200 with an empty body prints.
+                return CallResult.Ok(action.Reply == ApiReplyKind.EmptyOk ? string.Empty
+                    : string.IsNullOrEmpty(answer.Value) ? null : answer.Value);
             }
 
             var kind = DBusErrors.KindOf(answer.ErrorName!);
