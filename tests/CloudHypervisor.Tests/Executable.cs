@@ -7,7 +7,7 @@ namespace CloudHypervisor.Tests;
 /// <summary>
 /// Runs the built <c>cloud-hypervisor</c>. The executable is looked up, first match wins:
 /// $CH_BINARY; next to this test assembly (a referenced Exe project is copied into the test's
-/// output); $CH_ARTIFACTS/bin/CloudHypervisor/{debug,release}/. A missing binary fails the test
+/// output); $CH_BIN_DIR (test.sh); $CH_ARTIFACTS/bin/CloudHypervisor/{debug,release}/. A missing binary fails the test
 /// with one clear message.
 /// </summary>
 internal sealed partial class Executable : IDisposable
@@ -54,6 +54,11 @@ internal sealed partial class Executable : IDisposable
         }
 
         candidates.Add(Path.Combine(AppContext.BaseDirectory, "cloud-hypervisor"));
+        if (Environment.GetEnvironmentVariable("CH_BIN_DIR") is { Length: > 0 } binDir)
+        {
+            candidates.Add(Path.Combine(binDir, "cloud-hypervisor"));
+        }
+
         if (Environment.GetEnvironmentVariable("CH_ARTIFACTS") is { Length: > 0 } artifacts)
         {
             candidates.Add(Path.Combine(artifacts, "bin", "CloudHypervisor", "debug", "cloud-hypervisor"));
