@@ -219,6 +219,7 @@ public sealed partial class VmmControlLoop
             }
 
             _config = null;
+            _hypervisor.ReleaseConsoles();
             Publish("vm", "deleted");
             return then(ApiResult.Ok());
         }

@@ -21,6 +21,15 @@ public interface IHypervisor
     void PrepareConsoles(VmConfig config);
 
     /// <summary>
+    /// Closes what <see cref="PrepareConsoles"/> opened (PTYs, sockets, files); called when
+    /// vm.delete drops the config, so the next vm.create gets fresh ones. A backend that keeps
+    /// nothing between create and boot has nothing to release.
+    /// </summary>
+    void ReleaseConsoles()
+    {
+    }
+
+    /// <summary>
     /// Builds a VM from <paramref name="config"/> (memory, devices, vCPUs, payload loaded) without
     /// running it. Device ids are already assigned in <paramref name="config"/>. Throws a
     /// <see cref="HypervisorException"/> naming the device when /dev/kvm is missing or not accessible.

@@ -14,6 +14,7 @@ namespace CloudHypervisor.Vmm.Kvm;
 internal sealed class ConsoleSet(ILogger logger) : IDisposable
 {
     private readonly Lock _lock = new();
+    private bool _consoleWarned;
     private readonly Dictionary<string, ConsoleEndpoint> _endpoints = [];
 
     public ConsoleEndpoint? Serial => Get("serial");
@@ -51,8 +52,10 @@ internal sealed class ConsoleSet(ILogger logger) : IDisposable
                 config.Console.File = console.Path;
             }
 
-            if (console is not null && config.Console.Mode != ConsoleMode.Null)
+            // Once per config: PrepareConsoles runs at vm.create and again at every boot.
+            if (console is not null && config.Console.Mode != ConsoleMode.Null && !_consoleWarned)
             {
+                _consoleWarned = true;
                 logger.Warning("console: mode {Mode} accepted, but the virtio console device is not attached yet (virtio devices issue)", console.Mode);
             }
 
@@ -149,6 +152,7 @@ internal sealed class ConsoleSet(ILogger logger) : IDisposable
             }
 
             _endpoints.Clear();
+            _consoleWarned = false;
         }
     }
 }
