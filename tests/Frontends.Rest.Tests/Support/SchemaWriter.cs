@@ -21,9 +21,13 @@ public static class SchemaWriter
             ?? throw new InvalidOperationException($"no model named {schema}"),
     };
 
-    /// <summary>The YAML of every schema reachable from the catalog, four-space indented, sorted by name.</summary>
-    public static string WriteCatalogSchemas()
+    /// <summary>
+    /// The YAML of every schema reachable from the catalog, four-space indented, sorted by name,
+    /// leaving out <paramref name="skip"/> ("Schema.property": members only some builds have).
+    /// </summary>
+    public static string WriteCatalogSchemas(IReadOnlySet<string>? skip = null)
     {
+        _skip = skip ?? new HashSet<string>();
         var roots = ApiCatalog.All
             .SelectMany(a => new[] { a.BodySchema, a.ResponseSchema })
             .OfType<string>()
@@ -52,6 +56,9 @@ public static class SchemaWriter
 
         return yaml.ToString();
     }
+
+    [ThreadStatic]
+    private static IReadOnlySet<string>? _skip;
 
     private static JsonTypeInfo Info(Type type) =>
         ApiJsonContext.Default.GetTypeInfo(type) ?? throw new InvalidOperationException($"{type} is not in ApiJsonContext");
@@ -136,16 +143,17 @@ public static class SchemaWriter
                 return;
             case JsonTypeInfoKind.Object:
                 yaml.Append(pad).Append("type: object\n");
-                var required = info.Properties.Where(p => p.IsRequired).Select(p => p.Name).ToList();
+                var properties = info.Properties.Where(p => _skip?.Contains(type.Name + "." + p.Name) != true).ToList();
+                var required = properties.Where(p => p.IsRequired).Select(p => p.Name).ToList();
                 if (required.Count > 0)
                 {
                     yaml.Append(pad).Append("required: [").Append(string.Join(", ", required)).Append("]\n");
                 }
 
-                if (info.Properties.Count > 0)
+                if (properties.Count > 0)
                 {
                     yaml.Append(pad).Append("properties:\n");
-                    foreach (var property in info.Properties)
+                    foreach (var property in properties)
                     {
                         yaml.Append(pad).Append("  ").Append(property.Name).Append(":\n");
                         WriteSchema(yaml, property.PropertyType, indent + 4, inline: false);
