@@ -9,8 +9,10 @@ namespace CloudHypervisor.Bench;
 /// Measures, in one run and on one machine, the API's cost against the floor: a bare Unix-socket
 /// round trip between two processes. Every figure is printed beside its ratio to that floor, so
 /// machine noise cancels out (NOTES.md: compare within one run). The VMM under test is the real
-/// executable, started as a child process.
-///   ch-bench --binary out/cloud-hypervisor [--seconds 3] [--dbus]
+/// executable, started as a child process: REST and D-Bus (on a private dbus-daemon) on one VMM
+/// with no VM, then guests on /dev/kvm (boot to first serial byte beside QEMU, pause/resume, RSS).
+///   ch-bench --binary out/cloud-hypervisor [--seconds 3] [--iterations 20000] [--boot-runs 5]
+///            [--pause-resume 50] [--guests DIR] [-- extra VMM arguments]
 ///   ch-bench --echo-server PATH   (internal: the floor's peer process)
 /// </summary>
 internal static class Program
@@ -36,32 +38,8 @@ internal static class Program
         {
             var floor = await Floor.MeasureAsync(dir.FullName, options);
             report.Add("bare unix-socket round trip (floor)", floor, floor);
-
-            await using var vmm = await VmmProcess.StartAsync(options.Binary, dir.FullName, options.ExtraArgs);
-            report.AddPlain("process start -> first answered vmm.ping", vmm.StartToFirstPing);
-
-            using (var create = await HttpClient1.ConnectAsync(vmm.Socket))
-            {
-                var status = await create.RequestAsync("PUT", "/api/v1/vm.create", "{\"payload\":{\"kernel\":\"/nonexistent/vmlinux\"}}");
-                if (status != 204)
-                {
-                    throw new InvalidOperationException($"vm.create answered {status}");
-                }
-            }
-
-            foreach (var (name, method, path) in new[] { ("vmm.ping", "GET", "/api/v1/vmm.ping"), ("vm.info", "GET", "/api/v1/vm.info") })
-            {
-                var one = await Load.OneConnectionAsync(vmm.Socket, method, path, options.Iterations);
-                report.Add($"REST {name}, 1 keep-alive connection", one, floor);
-                var many = await Load.ManyConnectionsAsync(vmm.Socket, method, path, 16, options.Seconds);
-                report.Add($"REST {name}, 16 connections", many, floor);
-            }
-
-            foreach (var extra in options.Extras)
-            {
-                var result = await extra(vmm, dir.FullName);
-                report.Add(result.Name, result.Stats, floor);
-            }
+            await ControlPlaneAsync(options, dir.FullName, floor, report);
+            await GuestAsync(options, dir.FullName, floor, report);
         }
         finally
         {
@@ -71,6 +49,84 @@ internal static class Program
         report.Print();
         return 0;
     }
+
+    /// <summary>One VMM with both front ends (REST and D-Bus on a private dbus-daemon), no VM booted.</summary>
+    private static async Task ControlPlaneAsync(BenchOptions options, string dir, Stats floor, Report report)
+    {
+        using var bus = await DBusDaemon.StartAsync(dir);
+        await using var vmm = await VmmProcess.StartAsync(
+            options.Binary!, dir, [.. DBusBench.VmmArgs, .. options.ExtraArgs],
+            environment: new Dictionary<string, string> { ["DBUS_SESSION_BUS_ADDRESS"] = bus.Address });
+        report.AddPlain("process start -> first answered vmm.ping", vmm.StartToFirstPing);
+        report.AddText("VMM RSS, idle (no VM)", Report.MiB(vmm.RssKiB()));
+
+        using (var create = await HttpClient1.ConnectAsync(vmm.Socket))
+        {
+            var status = await create.RequestAsync("PUT", "/api/v1/vm.create", "{\"payload\":{\"kernel\":\"/nonexistent/vmlinux\"}}");
+            if (status != 204)
+            {
+                throw new InvalidOperationException($"vm.create answered {status}");
+            }
+        }
+
+        foreach (var (name, method, path) in new[] { ("vmm.ping", "GET", "/api/v1/vmm.ping"), ("vm.info", "GET", "/api/v1/vm.info") })
+        {
+            var one = await Load.OneConnectionAsync(vmm.Socket, method, path, options.Iterations);
+            report.Add($"REST {name}, 1 keep-alive connection", one, floor);
+            var many = await Load.ManyConnectionsAsync(vmm.Socket, method, path, 16, options.Seconds);
+            report.Add($"REST {name}, 16 connections", many, floor);
+        }
+
+        // Synchronous on this thread: one sd-bus connection, one caller.
+        using (var caller = SdBusCaller.Open(bus.Address))
+        {
+            var peer = DBusBench.Measure(caller, "org.freedesktop.DBus.Peer", "Ping", options.Iterations);
+            report.Add("D-Bus Peer.Ping (sd-bus itself, D-Bus floor)", peer, floor);
+            foreach (var member in new[] { "VmmPing", "VmInfo" })
+            {
+                var s = DBusBench.Measure(caller, DBusBench.Interface, member, options.Iterations);
+                report.Add($"D-Bus {member}, 1 connection", s, floor, (peer, "Peer.Ping"));
+            }
+        }
+
+        foreach (var extra in options.Extras)
+        {
+            var result = await extra(vmm, dir);
+            report.Add(result.Name, result.Stats, floor);
+        }
+    }
+
+    /// <summary>Guests on /dev/kvm: boot to the first serial byte (ours and QEMU's), pause/resume, RSS.</summary>
+    private static async Task GuestAsync(BenchOptions options, string dir, Stats floor, Report report)
+    {
+        if (!File.Exists("/dev/kvm"))
+        {
+            report.AddText("kvm", "/dev/kvm is missing: no guest figures");
+            return;
+        }
+
+        var guests = options.Guests ?? Path.Combine(Path.GetDirectoryName(Path.GetFullPath(options.Binary!))!, "guests");
+        var banner = Path.Combine(guests, "banner");
+        var ch = await KvmBench.BootToFirstByteAsync(
+            options.Binary!, ["--kernel", banner, "--memory", "size=32M", "--serial", "tty", "--console", "off"], options.BootRuns);
+        report.AddBoot("cloud-hypervisor start -> banner's first serial byte", ch, null);
+        var qemu = await KvmBench.BootToFirstByteAsync(
+            "qemu-system-x86_64",
+            ["-M", "microvm", "-enable-kvm", "-m", "32M", "-kernel", banner, "-nographic", "-nodefaults", "-no-user-config", "-monitor", "none", "-serial", "stdio"],
+            options.BootRuns);
+        report.AddBoot("qemu microvm start -> banner's first serial byte", qemu, ch);
+
+        var serial = Path.Combine(dir, "ticks.serial");
+        await using var vmm = await VmmProcess.StartAsync(
+            options.Binary!, dir,
+            ["--kernel", Path.Combine(guests, "ticks"), "--memory", "size=32M", "--serial", $"file={serial}", "--console", "off"],
+            socketName: "ticks.sock");
+        await KvmBench.WaitForSerialAsync(serial, "ticks: 1", TimeSpan.FromSeconds(30));
+        report.AddText("VMM RSS, ticks guest running (guest memory 32 MiB)", Report.MiB(vmm.RssKiB()));
+        var (pause, resume) = await KvmBench.PauseResumeAsync(vmm.Socket, options.PauseResumeRuns);
+        report.Add($"REST vm.pause, ticks guest running (x{options.PauseResumeRuns})", pause, floor);
+        report.Add($"REST vm.resume, ticks guest running (x{options.PauseResumeRuns})", resume, floor);
+    }
 }
 
 internal sealed class BenchOptions
@@ -79,6 +135,9 @@ internal sealed class BenchOptions
     public string? EchoServer { get; private set; }
     public int Seconds { get; private set; } = 3;
     public int Iterations { get; private set; } = 20000;
+    public int BootRuns { get; private set; } = 5;
+    public int PauseResumeRuns { get; private set; } = 50;
+    public string? Guests { get; private set; }
     public List<string> ExtraArgs { get; } = [];
     public List<Func<VmmProcess, string, Task<(string Name, Stats Stats)>>> Extras { get; } = [];
 
@@ -93,6 +152,9 @@ internal sealed class BenchOptions
                 case "--echo-server": o.EchoServer = args[++i]; break;
                 case "--seconds": o.Seconds = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
                 case "--iterations": o.Iterations = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
+                case "--boot-runs": o.BootRuns = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
+                case "--pause-resume": o.PauseResumeRuns = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
+                case "--guests": o.Guests = args[++i]; break;
                 case "--": o.ExtraArgs.AddRange(args[(i + 1)..]); i = args.Length; break;
                 default: throw new ArgumentException($"unknown argument {args[i]}");
             }
@@ -121,12 +183,39 @@ internal sealed class Report
 {
     private readonly List<string> _lines = [];
 
-    public void Add(string name, Stats s, Stats floor) =>
+    private const int NameWidth = 56;
+
+    public void Add(string name, Stats s, Stats floor, (Stats Stats, string Name)? also = null) =>
         _lines.Add(string.Create(CultureInfo.InvariantCulture,
-            $"{name,-48} p50 {s.P50,8:F1} µs ({s.P50 / floor.P50,5:F1}x)  p99 {s.P99,8:F1} µs ({s.P99 / floor.P99,5:F1}x)  {s.RequestsPerSecond,9:F0} req/s"));
+            $"{name,-NameWidth} p50 {s.P50,8:F1} µs ({s.P50 / floor.P50,5:F1}x)  p99 {s.P99,8:F1} µs ({s.P99 / floor.P99,5:F1}x)  {s.RequestsPerSecond,9:F0} req/s") +
+            (also is { } a ? string.Create(CultureInfo.InvariantCulture, $"  p50 {s.P50 / a.Stats.P50:F1}x {a.Name}") : ""));
 
     public void AddPlain(string name, TimeSpan t) =>
-        _lines.Add(string.Create(CultureInfo.InvariantCulture, $"{name,-48} {t.TotalMilliseconds,8:F1} ms"));
+        _lines.Add(string.Create(CultureInfo.InvariantCulture, $"{name,-NameWidth} {t.TotalMilliseconds,8:F1} ms"));
+
+    public void AddText(string name, string text) => _lines.Add($"{name,-NameWidth} {text}");
+
+    /// <summary>A boot figure: median and minimum of the runs, and the ratio of <paramref name="reference"/> to it when both exist.</summary>
+    public void AddBoot(string name, BootResult r, BootResult? reference)
+    {
+        if (r.Failure is not null)
+        {
+            var who = name.Split(' ')[0];
+            _lines.Add($"{name,-NameWidth} {who}: {r.Failure}");
+            return;
+        }
+
+        var line = string.Create(CultureInfo.InvariantCulture,
+            $"{name,-NameWidth} p50 {r.Median,8:F1} ms  min {r.Min,8:F1} ms  ({r.Milliseconds.Count} runs)");
+        if (reference is { Failure: null })
+        {
+            line += string.Create(CultureInfo.InvariantCulture, $"  cloud-hypervisor/qemu p50 {reference.Median / r.Median:F2}x");
+        }
+
+        _lines.Add(line);
+    }
+
+    public static string MiB(long kib) => string.Create(CultureInfo.InvariantCulture, $"{kib / 1024.0,8:F1} MiB");
 
     public void Print()
     {

@@ -17,11 +17,35 @@ internal sealed class VmmProcess : IAsyncDisposable
     public string Socket { get; }
     public TimeSpan StartToFirstPing { get; }
 
-    public static async Task<VmmProcess> StartAsync(string binary, string dir, IEnumerable<string> extraArgs)
+    public int Pid => _process.Id;
+
+    /// <summary>Resident set size from /proc/PID/status (VmRSS), in KiB.</summary>
+    public long RssKiB()
     {
-        var socket = Path.Combine(dir, "api.sock");
+        foreach (var line in File.ReadLines($"/proc/{_process.Id}/status"))
+        {
+            if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
+            {
+                return long.Parse(line.AsSpan(6).Trim().TrimEnd("kB").Trim(), provider: null);
+            }
+        }
+
+        throw new InvalidOperationException($"no VmRSS in /proc/{_process.Id}/status");
+    }
+
+    public static async Task<VmmProcess> StartAsync(
+        string binary, string dir, IEnumerable<string> extraArgs,
+        string socketName = "api.sock", IReadOnlyDictionary<string, string>? environment = null)
+    {
+        var socket = Path.Combine(dir, socketName);
+        var info = new ProcessStartInfo(binary, ["--api-socket", $"path={socket}", .. extraArgs]);
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
+        {
+            info.Environment[name] = value;
+        }
+
         var start = Stopwatch.StartNew();
-        var process = Process.Start(new ProcessStartInfo(binary, ["--api-socket", $"path={socket}", .. extraArgs]))!;
+        var process = Process.Start(info)!;
         while (true)
         {
             try
