@@ -78,23 +78,41 @@ internal static class DBusBench
     /// <summary>The VMM's command-line arguments that put it on the bus.</summary>
     public static string[] VmmArgs => ["--dbus-service-name", ServiceName, "--dbus-object-path", ObjectPath];
 
-    /// <summary>Calls <paramref name="member"/> of <paramref name="iface"/> on the VMM's name, synchronously on this thread.</summary>
-    public static Stats Measure(SdBusCaller bus, string iface, string member, int iterations)
+    /// <summary>
+    /// Calls each (interface, member) <paramref name="iterations"/> times, synchronously on this
+    /// thread, interleaved in rounds of 500 so that load from other processes on a shared machine
+    /// falls on every target alike and the ratios between them hold.
+    /// </summary>
+    public static Stats[] Measure(SdBusCaller bus, IReadOnlyList<(string Interface, string Member)> targets, int iterations)
     {
-        for (var i = 0; i < Math.Min(2000, iterations); i++)
+        const int Round = 500;
+        var samples = targets.Select(_ => new List<double>(iterations)).ToArray();
+        var seconds = new double[targets.Count];
+        foreach (var (iface, member) in targets)
         {
-            bus.Call(ServiceName, ObjectPath, iface, member); // warm-up: JIT, tiering, caches
+            for (var i = 0; i < Math.Min(2000, iterations); i++)
+            {
+                bus.Call(ServiceName, ObjectPath, iface, member); // warm-up: JIT, tiering, caches
+            }
         }
 
-        var samples = new List<double>(iterations);
-        var total = Stopwatch.StartNew();
-        for (var i = 0; i < iterations; i++)
+        for (var done = 0; done < iterations; done += Round)
         {
-            var start = Stopwatch.GetTimestamp();
-            bus.Call(ServiceName, ObjectPath, iface, member);
-            samples.Add(Percentiles.Microseconds(Stopwatch.GetTimestamp() - start));
+            for (var t = 0; t < targets.Count; t++)
+            {
+                var (iface, member) = targets[t];
+                var round = Stopwatch.GetTimestamp();
+                for (var i = 0; i < Math.Min(Round, iterations - done); i++)
+                {
+                    var start = Stopwatch.GetTimestamp();
+                    bus.Call(ServiceName, ObjectPath, iface, member);
+                    samples[t].Add(Percentiles.Microseconds(Stopwatch.GetTimestamp() - start));
+                }
+
+                seconds[t] += Stopwatch.GetElapsedTime(round).TotalSeconds;
+            }
         }
 
-        return Percentiles.From(samples, total.Elapsed.TotalSeconds);
+        return [.. samples.Select((s, t) => Percentiles.From(s, seconds[t]))];
     }
 }

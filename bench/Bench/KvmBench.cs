@@ -4,7 +4,7 @@ using System.Text;
 namespace CloudHypervisor.Bench;
 
 /// <summary>A process-start-to-first-guest-byte measurement, or why it could not be made.</summary>
-internal sealed record BootResult(List<double> Milliseconds, string? Failure)
+internal sealed record BootResult(List<double> Milliseconds, string? Failure, long RssKiB = 0)
 {
     public double Median => Milliseconds.Order().ElementAt(Milliseconds.Count / 2);
     public double Min => Milliseconds.Min();
@@ -15,12 +15,14 @@ internal static class KvmBench
 {
     /// <summary>
     /// Starts <paramref name="binary"/> <paramref name="runs"/> times with the guest's serial port on
-    /// its stdout (a pipe read here), times process start to the first byte, then kills it: the
+    /// its stdout (a pipe read here), times process start to the first byte, then kills it (after the
+/// last run it first reads the process's RSS with the guest running for a second): the
     /// guest runs forever, and a shutdown request would only add to the run's wall time.
     /// </summary>
     public static async Task<BootResult> BootToFirstByteAsync(string binary, IReadOnlyList<string> args, int runs)
     {
         var samples = new List<double>(runs);
+        var rss = 0L;
         for (var i = 0; i < runs; i++)
         {
             var info = new ProcessStartInfo(binary, args)
@@ -38,7 +40,8 @@ internal static class KvmBench
             }
             catch (System.ComponentModel.Win32Exception e)
             {
-                return new BootResult(samples, $"{binary} cannot be started: {e.Message}");
+                // ENOENT (2): the message names the working directory, which says nothing here.
+                return new BootResult(samples, $"{binary} cannot be started: {(e.NativeErrorCode == 2 ? "not found on PATH" : e.Message)}");
             }
 
             using (process)
@@ -72,6 +75,13 @@ internal static class KvmBench
                         // The banner guest's line starts with "banner:"; anything else is not the guest.
                         return new BootResult(samples, $"first byte on the serial port was 0x{one[0]:x2}, not the banner's 'b'");
                     }
+
+                    if (i == runs - 1)
+                    {
+                        // Once, with the guest settled into its tick loop: the process's RSS beside the guest size.
+                        await Task.Delay(TimeSpan.FromSeconds(1));
+                        rss = Rss.KiB(process.Id);
+                    }
                 }
                 finally
                 {
@@ -85,7 +95,7 @@ internal static class KvmBench
             }
         }
 
-        return new BootResult(samples, null);
+        return new BootResult(samples, null, rss);
     }
 
     private static string Last(StringBuilder errors)

@@ -20,18 +20,7 @@ internal sealed class VmmProcess : IAsyncDisposable
     public int Pid => _process.Id;
 
     /// <summary>Resident set size from /proc/PID/status (VmRSS), in KiB.</summary>
-    public long RssKiB()
-    {
-        foreach (var line in File.ReadLines($"/proc/{_process.Id}/status"))
-        {
-            if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
-            {
-                return long.Parse(line.AsSpan(6).Trim().TrimEnd("kB").Trim(), provider: null);
-            }
-        }
-
-        throw new InvalidOperationException($"no VmRSS in /proc/{_process.Id}/status");
-    }
+    public long RssKiB() => Rss.KiB(_process.Id);
 
     public static async Task<VmmProcess> StartAsync(
         string binary, string dir, IEnumerable<string> extraArgs,
@@ -87,5 +76,22 @@ internal sealed class VmmProcess : IAsyncDisposable
         }
 
         _process.Dispose();
+    }
+}
+
+internal static class Rss
+{
+    /// <summary>Resident set size of process <paramref name="pid"/> from /proc/PID/status (VmRSS), in KiB.</summary>
+    public static long KiB(int pid)
+    {
+        foreach (var line in File.ReadLines($"/proc/{pid}/status"))
+        {
+            if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
+            {
+                return long.Parse(line.AsSpan(6).Trim().TrimEnd("kB").Trim(), provider: null);
+            }
+        }
+
+        throw new InvalidOperationException($"no VmRSS in /proc/{pid}/status");
     }
 }
