@@ -5,16 +5,17 @@ using EventMonitorHub = CloudHypervisor.EventMonitor.EventMonitor;
 namespace CloudHypervisor.Frontends.Rest;
 
 /// <summary>
-/// <c>GET /api/v1/events[?since=N]</c> (ours; DESIGN.md): one compact event record per line
+/// <c>GET /api/v1/events[?since=N][&amp;follow=false]</c> (ours; DESIGN.md): one compact event record per line
 /// (NDJSON), flushed per event, from seq N on (replayed from the monitor's buffer) or from now
-/// on. The stream stays open until the client leaves, the server stops, or the client falls so
+/// on. With <c>follow=false</c> it ends after the events buffered when it was asked for (a
+/// one-shot read, e.g. <c>ch-remote events --since 0</c>). Otherwise the stream stays open until the client leaves, the server stops, or the client falls so
 /// far behind that its queue overflows (it then reconnects with <c>since</c> = last seq + 1).
 /// </summary>
 internal static class EventStream
 {
     private static readonly byte[] NewLine = "\n"u8.ToArray();
 
-    public static async Task ServeAsync(HttpContext context, EventMonitorHub events, long? since, Serilog.ILogger log, CancellationToken stopping)
+    public static async Task ServeAsync(HttpContext context, EventMonitorHub events, long? since, bool follow, Serilog.ILogger log, CancellationToken stopping)
     {
         var response = context.Response;
         using var subscription = events.Subscribe(since);
@@ -29,7 +30,8 @@ internal static class EventStream
             var writer = response.BodyWriter;
             await writer.FlushAsync(ended.Token);
             var reader = subscription.Reader;
-            while (await reader.WaitToReadAsync(ended.Token))
+            // The buffered events are already queued; without follow, stop at the first empty read.
+            while (follow ? await reader.WaitToReadAsync(ended.Token) : reader.Count > 0)
             {
                 while (reader.TryRead(out var record))
                 {

@@ -62,7 +62,7 @@ internal sealed class RestApplication(IApiSender api, EventMonitorHub events, Re
             case RouteKind.Action:
                 return HandleActionAsync(context, route.Action!);
             case RouteKind.Events:
-                return EventStream.ServeAsync(context, events, route.Since, log, _stopping.Token);
+                return EventStream.ServeAsync(context, events, route.Since, route.Follow, log, _stopping.Token);
             case RouteKind.MethodNotAllowed:
                 response.Headers.Allow = route.Allow;
                 RestResponses.WriteChain(response, StatusCodes.Status405MethodNotAllowed,
@@ -70,7 +70,7 @@ internal sealed class RestApplication(IApiSender api, EventMonitorHub events, Re
                 return Task.CompletedTask;
             case RouteKind.BadQuery:
                 RestResponses.WriteChain(response, StatusCodes.Status400BadRequest,
-                    ["Bad Request", "the only query of /api/v1/events is ?since=<seq> with a non-negative integer seq"]);
+                    ["Bad Request", "the queries of /api/v1/events are since=<seq> (a non-negative integer) and follow=true|false"]);
                 return Task.CompletedTask;
             case RouteKind.NotFound:
             default:

@@ -22,6 +22,12 @@ internal static class RestResponses
     // turn quotes, backticks and '<' into \uXXXX, which upstream never writes.
     private static readonly JsonWriterOptions ChainWriterOptions = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
+    /// <summary>The response header that names the <see cref="ApiErrorKind"/> of an API error (ours).</summary>
+    public const string ErrorKindHeader = "Ch-Error-Kind";
+
+    private static readonly StringValues[] KindNames =
+        [.. Enum.GetValues<ApiErrorKind>().Select(kind => new StringValues(kind.ToString()))];
+
     /// <summary>Upstream's body for an unknown path.</summary>
     public static readonly IReadOnlyList<string> NotFoundChain = ["Not Found"];
 
@@ -46,6 +52,8 @@ internal static class RestResponses
     /// <summary>An API error: status by kind, <c>Retry-After</c> when Busy, the chain as a JSON array.</summary>
     public static void WriteError(HttpResponse response, ApiError error, int retryAfterSeconds)
     {
+        // 404 and 409 each stand for two kinds; clients such as ch-remote read the kind here.
+        response.Headers[ErrorKindHeader] = KindNames[(int)error.Kind];
         if (error.Kind == ApiErrorKind.Busy)
         {
             response.Headers.RetryAfter = retryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);

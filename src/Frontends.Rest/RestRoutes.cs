@@ -13,7 +13,7 @@ internal enum RouteKind
 }
 
 /// <summary>The outcome of routing one request: comparable, so routing tests are equality checks.</summary>
-internal readonly record struct RouteMatch(RouteKind Kind, ApiAction? Action = null, long? Since = null, string? Allow = null);
+internal readonly record struct RouteMatch(RouteKind Kind, ApiAction? Action = null, long? Since = null, string? Allow = null, bool Follow = true);
 
 /// <summary>
 /// Routing, derived from <see cref="ApiCatalog"/> with no per-action code. Upstream matches the
@@ -54,8 +54,8 @@ internal static class RestRoutes
                     return new RouteMatch(RouteKind.MethodNotAllowed, Allow: "GET");
                 }
 
-                return ParseSince(rest, out var since)
-                    ? new RouteMatch(RouteKind.Events, Since: since)
+                return ParseEventsQuery(rest, out var since, out var follow)
+                    ? new RouteMatch(RouteKind.Events, Since: since, Follow: follow)
                     : new RouteMatch(RouteKind.BadQuery);
             }
         }
@@ -84,29 +84,48 @@ internal static class RestRoutes
         return slash < 0 ? "/" : afterAuthority[slash..];
     }
 
-    /// <summary>Accepts "" or "?since=N" with N a non-negative decimal integer; nothing else.</summary>
-    private static bool ParseSince(ReadOnlySpan<char> query, out long? since)
+    /// <summary>
+    /// Accepts "", or "?" followed by <c>since=N</c> (N a non-negative decimal integer) and/or
+    /// <c>follow=true|false</c> joined by "&amp;", each at most once; nothing else.
+    /// <c>follow=false</c> ends the stream after the buffered events instead of waiting for new ones.
+    /// </summary>
+    private static bool ParseEventsQuery(ReadOnlySpan<char> query, out long? since, out bool follow)
     {
         since = null;
+        follow = true;
         if (query.IsEmpty)
         {
             return true;
         }
 
-        const string key = "?since=";
-        if (!query.StartsWith(key, StringComparison.Ordinal))
+        bool seenSince = false, seenFollow = false;
+        foreach (var range in query[1..].Split('&'))
         {
-            return false;
+            var pair = query[1..][range];
+            if (pair.StartsWith("since=", StringComparison.Ordinal) && !seenSince)
+            {
+                var digits = pair["since=".Length..];
+                if (digits.IsEmpty || digits.ContainsAnyExceptInRange('0', '9')
+                    || !long.TryParse(digits, System.Globalization.NumberStyles.None, null, out var value))
+                {
+                    return false;
+                }
+
+                since = value;
+                seenSince = true;
+            }
+            else if (pair.StartsWith("follow=", StringComparison.Ordinal) && !seenFollow
+                && bool.TryParse(pair["follow=".Length..], out var f))
+            {
+                follow = f;
+                seenFollow = true;
+            }
+            else
+            {
+                return false;
+            }
         }
 
-        var digits = query[key.Length..];
-        if (digits.IsEmpty || digits.ContainsAnyExceptInRange('0', '9')
-            || !long.TryParse(digits, System.Globalization.NumberStyles.None, null, out var value))
-        {
-            return false;
-        }
-
-        since = value;
         return true;
     }
 }

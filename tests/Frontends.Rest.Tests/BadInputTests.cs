@@ -145,6 +145,7 @@ public sealed class BadInputTests : IAsyncLifetime
         var response = await host.CurlAsync("-X", "PUT", "http://localhost/api/v1/vm.nmi");
 
         Assert.Equal(status, response.Status);
+        Assert.Equal(kind.ToString(), response.Header("Ch-Error-Kind"));
         Assert.Equal("""["Error from API","Error triggering NMI","first cause","root cause with \"quotes\" and <angle>"]""", response.Body);
     }
 

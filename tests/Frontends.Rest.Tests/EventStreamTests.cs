@@ -52,6 +52,23 @@ public sealed class EventStreamTests
     }
 
     [Fact]
+    public async Task Follow_false_replays_the_buffered_events_and_ends_the_stream()
+    {
+        await using var events = new EventMonitorHub();
+        for (var i = 0; i < 3; i++)
+        {
+            events.Publish("vmm", "tick" + i);
+        }
+
+        await using var host = await RestHost.StartAsync(MiniVmm.Create(), events);
+        // curl exits 0 only when the server ends the chunked body: a stream left open would hang it.
+        var response = await host.CurlAsync("http://localhost/api/v1/events?since=1&follow=false");
+        Assert.Equal(200, response.Status);
+        var lines = response.Body.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement).ToList();
+        Assert.Equal([1L, 2L], lines.Select(l => l.GetProperty("seq").GetInt64()));
+    }
+
+    [Fact]
     public async Task The_head_arrives_before_any_event_and_the_stream_ends_cleanly_when_the_server_stops()
     {
         await using var events = new EventMonitorHub();

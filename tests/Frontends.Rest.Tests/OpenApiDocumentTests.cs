@@ -85,14 +85,14 @@ public sealed class OpenApiDocumentTests
     }
 
     [Fact]
-    public void The_event_stream_is_documented_as_ndjson_with_since()
+    public void The_event_stream_is_documented_as_ndjson_with_since_and_follow()
     {
         var events = Paths.Map("/events");
         Assert.Equal(["get"], events.Keys);
         var get = events.Map("get");
-        var since = (YamlMap)((YamlSequence)get["parameters"]!).Items.Single();
-        Assert.Equal("since", since.Scalar("name"));
-        Assert.Equal("query", since.Scalar("in"));
+        var parameters = ((YamlSequence)get["parameters"]!).Items.Cast<YamlMap>().ToList();
+        Assert.Equal(["since", "follow"], parameters.Select(p => p.Scalar("name")));
+        Assert.All(parameters, p => Assert.Equal("query", p.Scalar("in")));
         Assert.Equal("#/components/schemas/Event",
             Ref(get.Map("responses").Map("200").Map("content").Map("application/x-ndjson").Map("schema")));
     }

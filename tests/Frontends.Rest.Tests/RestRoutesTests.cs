@@ -56,7 +56,19 @@ public sealed class RestRoutesTests
     }
 
     [Theory]
+    [InlineData("/api/v1/events?follow=false", null, false)]
+    [InlineData("/api/v1/events?since=3&follow=false", 3L, false)]
+    [InlineData("/api/v1/events?follow=true&since=3", 3L, true)]
+    public void Events_take_an_optional_follow_in_either_order(string target, long? since, bool follow)
+    {
+        Assert.Equal(new RouteMatch(RouteKind.Events, Since: since, Follow: follow), RestRoutes.Match("GET", target));
+    }
+
+    [Theory]
     [InlineData("/api/v1/events?since=")]
+    [InlineData("/api/v1/events?follow=maybe")]
+    [InlineData("/api/v1/events?follow=false&follow=true")]
+    [InlineData("/api/v1/events?since=1&since=2")]
     [InlineData("/api/v1/events?since=-1")]
     [InlineData("/api/v1/events?since=1x")]
     [InlineData("/api/v1/events?since=+1")]
