@@ -20,7 +20,8 @@ done
 declare -A needs=(
   [curl]=curl [busctl]=systemd [gdbus]=libglib2.0-bin [dbus-daemon]=dbus-daemon
   [dbus-send]=dbus-bin [as]=binutils [ld]=binutils [gcc]=gcc [make]=make [jq]=jq
-  [python3]=python3 [iasl]=acpica-tools [h2load]=nghttp2-client [socat]=socat
+  [python3]=python3 [iasl]=acpica-tools [systemd-analyze]=systemd [setpriv]=util-linux
+  [flock]=util-linux
 )
 missing=()
 for cmd in "${!needs[@]}"; do
