@@ -86,7 +86,6 @@ public sealed class DBusClient : IDisposable
                 throw new DBusClientException($"Cannot call {method}: {Libc.StrError(-r)}");
             }
 
-            var error = default(SdBusError);
             var reply = IntPtr.Zero;
             try
             {
@@ -96,23 +95,21 @@ public sealed class DBusClient : IDisposable
                 }
 
                 var usec = timeout is { } t ? (ulong)(t.Ticks / 10) : 0UL; // 0: sd-bus's default (25 s)
-                r = SdBus.Call(_bus.Handle, call, usec, ref error, out reply);
-                if (r < 0)
+                reply = Exchange(call, usec, method);
+                var replyError = SdBus.MessageGetError(reply);
+                if (replyError != IntPtr.Zero)
                 {
-                    var name = Marshal.PtrToStringUTF8(error.Name);
-                    if (name is null)
-                    {
-                        throw new DBusClientException($"{method} got no answer from {ServiceName}: {Libc.StrError(-r)}");
-                    }
-
-                    return new DBusCallResult(null, name, Marshal.PtrToStringUTF8(error.Message) ?? string.Empty);
+                    // SAFETY: sd_bus_message_get_error returns a pointer to an sd_bus_error owned by
+                    // the reply, which stays referenced until the finally block below.
+                    var e = Marshal.PtrToStructure<SdBusError>(replyError);
+                    return new DBusCallResult(null, Marshal.PtrToStringUTF8(e.Name) ?? "org.freedesktop.DBus.Error.Failed",
+                        Marshal.PtrToStringUTF8(e.Message) ?? string.Empty);
                 }
 
                 return new DBusCallResult(Messages.Signature(reply) == "s" ? Messages.ReadString(reply) : null, null, null);
             }
             finally
             {
-                SdBus.ErrorFree(ref error);
                 if (reply != IntPtr.Zero)
                 {
                     SdBus.MessageUnref(reply);
@@ -121,6 +118,64 @@ public sealed class DBusClient : IDisposable
                 SdBus.MessageUnref(call);
             }
         }
+    }
+
+    /// <summary>
+    /// Sends <paramref name="call"/> once and waits for its reply (or sd-bus's NoReply error at
+    /// the timeout). sd_bus_call cannot be used: it gives up with -EINTR when a signal reaches
+    /// the thread (the .NET runtime signals threads, e.g. to suspend them for the GC), and
+    /// sending again could run a non-idempotent action twice. Here an interrupted wait just waits
+    /// again. Returns the reply message with a reference the caller releases.
+    /// </summary>
+    private unsafe IntPtr Exchange(IntPtr call, ulong usec, string method)
+    {
+        var pending = new PendingReply();
+        var handle = GCHandle.Alloc(pending);
+        var slot = IntPtr.Zero;
+        try
+        {
+            var r = SdBus.CallAsync(_bus.Handle, out slot, call, &OnReply, GCHandle.ToIntPtr(handle), usec);
+            while (r >= 0 && pending.Reply == IntPtr.Zero)
+            {
+                r = SdBus.Process(_bus.Handle, IntPtr.Zero);
+                if (r == 0)
+                {
+                    r = SdBus.Wait(_bus.Handle, ulong.MaxValue);
+                }
+
+                if (r == -Libc.EINTR)
+                {
+                    r = 0;
+                }
+            }
+
+            return r < 0
+                ? throw new DBusClientException($"{method} got no answer from {ServiceName}: {Libc.StrError(-r)}")
+                : pending.Reply;
+        }
+        finally
+        {
+            if (slot != IntPtr.Zero)
+            {
+                SdBus.SlotUnref(slot);
+            }
+
+            handle.Free();
+        }
+    }
+
+    [UnmanagedCallersOnly]
+    private static int OnReply(IntPtr message, IntPtr userdata, IntPtr retError)
+    {
+        // Runs inside sd_bus_process on the calling thread; only keeps a reference to the reply.
+        var pending = (PendingReply)GCHandle.FromIntPtr(userdata).Target!;
+        pending.Reply = SdBus.MessageRef(message);
+        return 0;
+    }
+
+    private sealed class PendingReply
+    {
+        public IntPtr Reply { get; set; }
     }
 
     /// <summary>

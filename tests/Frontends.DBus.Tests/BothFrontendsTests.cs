@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using CloudHypervisor.Frontends.DBus.Tests.Support;
 using CloudHypervisor.InternalApi;
+using CloudHypervisor.TestSupport;
 
 namespace CloudHypervisor.Frontends.DBus.Tests;
 
@@ -11,29 +12,6 @@ public sealed class BothFrontendsTests
 {
     private const string Config = """{"cpus":{"boot_vcpus":1,"max_vcpus":2},"payload":{"kernel":"/boot/vmlinux"}}""";
 
-    /// <summary>A valid body for every action that takes one (upstream's documented examples).</summary>
-    private static readonly Dictionary<string, string> Bodies = new(StringComparer.Ordinal)
-    {
-        ["vm.create"] = Config,
-        ["vm.resize"] = """{"desired_vcpus":2}""",
-        ["vm.resize-disk"] = """{"id":"_disk0","desired_size":1073741824}""",
-        ["vm.resize-zone"] = """{"id":"mem0","desired_ram":1073741824}""",
-        ["vm.add-device"] = """{"path":"/sys/bus/pci/devices/0000:01:00.0"}""",
-        ["vm.add-user-device"] = """{"socket":"/tmp/vfio-user.sock"}""",
-        ["vm.add-disk"] = """{"path":"/tmp/disk.img"}""",
-        ["vm.add-fs"] = """{"tag":"myfs","socket":"/tmp/virtiofs.sock"}""",
-        ["vm.add-generic-vhost-user"] = """{"socket":"/tmp/gvu.sock","queue_sizes":[256],"device_type":26}""",
-        ["vm.add-pmem"] = """{"file":"/tmp/pmem"}""",
-        ["vm.add-net"] = """{"tap":"tap0"}""",
-        ["vm.add-vdpa"] = """{"path":"/dev/vhost-vdpa-0"}""",
-        ["vm.add-vsock"] = """{"cid":3,"socket":"/tmp/vsock"}""",
-        ["vm.remove-device"] = """{"id":"_disk0"}""",
-        ["vm.snapshot"] = """{"destination_url":"file:///tmp/snap"}""",
-        ["vm.coredump"] = """{"destination_url":"file:///tmp/core"}""",
-        ["vm.restore"] = """{"source_url":"file:///tmp/snap"}""",
-        ["vm.receive-migration"] = """{"receiver_url":"unix:/tmp/mig"}""",
-        ["vm.send-migration"] = """{"destination_url":"unix:/tmp/mig"}""",
-    };
 
     private enum Phase
     {
@@ -54,7 +32,7 @@ public sealed class BothFrontendsTests
         {
             foreach (var action in ApiCatalog.All.Where(a => a != ApiCatalog.VmmShutdown))
             {
-                var body = action.TakesBody ? Bodies[action.Name] : null;
+                var body = !action.TakesBody ? null : action == ApiCatalog.VmCreate ? Config : SampleBodies.Valid[action.Name];
                 await EnterAsync(both, phase);
                 var rest = await both.RestAsync(action, body);
                 await EnterAsync(both, phase);
@@ -129,11 +107,13 @@ public sealed class BothFrontendsTests
         Assert.Equal(
             ["starting", "booting", "booted", "pausing", "paused", "resuming", "resumed", "shutdown", "booting", "booted"],
             file.Select(r => JsonDocument.Parse(r).RootElement.GetProperty("event").GetString()));
-        // Every record after vmm/starting (emitted before the listener existed) came as a signal, identical and in the same order.
+        // Every record after vmm/starting came as a signal, identical and in the same order.
+        // vmm/starting itself is replayed to the bus when the server starts, which may be just
+        // before or just after this listener subscribed: it is left out of the comparison.
         Assert.True(await Tools.EventuallyAsync(() => Task.FromResult(Count(signals) >= file.Count - 1), TimeSpan.FromSeconds(5)));
         lock (signals)
         {
-            Assert.Equal(file.Skip(1), signals);
+            Assert.Equal(file.Skip(1), signals.Where(s => JsonDocument.Parse(s).RootElement.GetProperty("seq").GetInt64() > 0));
         }
     }
 

@@ -1,6 +1,7 @@
 #if DBUS_API
 using System.Runtime.InteropServices;
 using CloudHypervisor.Frontends.DBus.Tests.Support;
+using CloudHypervisor.TestSupport;
 
 namespace CloudHypervisor.Frontends.DBus.Tests;
 

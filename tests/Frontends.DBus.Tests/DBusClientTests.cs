@@ -2,6 +2,7 @@
 using System.Diagnostics;
 using System.Text.Json;
 using CloudHypervisor.Frontends.DBus.Tests.Support;
+using CloudHypervisor.TestSupport;
 using CloudHypervisor.InternalApi;
 using Xunit.Abstractions;
 

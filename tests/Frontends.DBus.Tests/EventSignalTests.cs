@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Text.Json;
 using CloudHypervisor.EventMonitor;
 using CloudHypervisor.Frontends.DBus.Tests.Support;
+using CloudHypervisor.TestSupport;
 using CloudHypervisor.InternalApi;
 
 namespace CloudHypervisor.Frontends.DBus.Tests;

@@ -1,6 +1,7 @@
 #if DBUS_API
 using System.Xml.Linq;
 using CloudHypervisor.Frontends.DBus.Tests.Support;
+using CloudHypervisor.TestSupport;
 using CloudHypervisor.InternalApi;
 
 namespace CloudHypervisor.Frontends.DBus.Tests;

@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Text;
 using System.Text.Json;
 using CloudHypervisor.Frontends.DBus.Tests.Support;
+using CloudHypervisor.TestSupport;
 
 namespace CloudHypervisor.Frontends.DBus.Tests;
 

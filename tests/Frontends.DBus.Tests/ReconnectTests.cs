@@ -1,5 +1,6 @@
 #if DBUS_API
 using CloudHypervisor.Frontends.DBus.Tests.Support;
+using CloudHypervisor.TestSupport;
 using CloudHypervisor.InternalApi;
 
 namespace CloudHypervisor.Frontends.DBus.Tests;

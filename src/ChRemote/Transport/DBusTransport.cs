@@ -46,6 +46,11 @@ internal sealed class DBusTransport(string serviceName, string objectPath, bool 
             var chain = kind is null
                 ? new List<string> { answer.ErrorName!, answer.ErrorMessage ?? string.Empty }
                 : [.. (answer.ErrorMessage ?? string.Empty).Split(": ")];
+            if (answer.ErrorName is "org.freedesktop.DBus.Error.NoReply" or "org.freedesktop.DBus.Error.Timeout")
+            {
+                throw new TransportException(ExitCodes.Timeout, [ErrorHeading, .. chain]);
+            }
+
             if (answer.ErrorName is "org.freedesktop.DBus.Error.ServiceUnknown" or "org.freedesktop.DBus.Error.NameHasNoOwner")
             {
                 throw new TransportException(ExitCodes.Unreachable, [ErrorHeading, .. chain]);

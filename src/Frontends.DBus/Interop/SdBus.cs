@@ -124,11 +124,18 @@ internal static partial class SdBus
     [LibraryImport(Library, EntryPoint = "sd_bus_reply_method_error")]
     public static partial int ReplyMethodError(IntPtr call, in SdBusError error);
 
-    [LibraryImport(Library, EntryPoint = "sd_bus_call")]
-    public static partial int Call(SdBusHandle bus, IntPtr message, ulong usecTimeout, ref SdBusError error, out IntPtr reply);
+    /// <summary>
+    /// Sends a method call; <paramref name="callback"/> (<c>int (*)(sd_bus_message *m, void *userdata,
+    /// sd_bus_error *ret_error)</c>) gets the reply, an error reply, or a synthesized NoReply at the
+    /// timeout, from inside <see cref="Process"/>.
+    /// </summary>
+    [LibraryImport(Library, EntryPoint = "sd_bus_call_async")]
+    public static unsafe partial int CallAsync(SdBusHandle bus, out IntPtr slot, IntPtr message,
+        delegate* unmanaged<IntPtr, IntPtr, IntPtr, int> callback, IntPtr userdata, ulong usecTimeout);
 
-    [LibraryImport(Library, EntryPoint = "sd_bus_error_free")]
-    public static partial void ErrorFree(ref SdBusError error);
+    /// <summary>Waits for the bus fd (or the timeout); -EINTR when a signal arrives first.</summary>
+    [LibraryImport(Library, EntryPoint = "sd_bus_wait")]
+    public static partial int Wait(SdBusHandle bus, ulong usecTimeout);
 }
 
 /// <summary>struct sd_bus_error { const char *name; const char *message; int _need_free; }.</summary>

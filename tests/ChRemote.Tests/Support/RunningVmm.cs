@@ -1,8 +1,6 @@
 using System.Diagnostics;
 using System.Net.Sockets;
-#if DBUS_API
-using CloudHypervisor.Frontends.DBus.Tests.Support;
-#endif
+using CloudHypervisor.TestSupport;
 
 namespace CloudHypervisor.ChRemote.Tests.Support;
 

@@ -3,6 +3,7 @@ using System.Text.Json;
 using CloudHypervisor.EventMonitor.Sinks;
 using CloudHypervisor.Frontends.Rest;
 using CloudHypervisor.InternalApi;
+using CloudHypervisor.TestSupport;
 
 namespace CloudHypervisor.Frontends.DBus.Tests.Support;
 

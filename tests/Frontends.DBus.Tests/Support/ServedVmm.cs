@@ -5,6 +5,7 @@ using CloudHypervisor.Vmm;
 using Serilog;
 using Serilog.Core;
 using Serilog.Events;
+using CloudHypervisor.TestSupport;
 
 namespace CloudHypervisor.Frontends.DBus.Tests.Support;
 

@@ -1,6 +1,7 @@
 using System.Reflection;
 using System.Text;
 using CloudHypervisor.InternalApi.Json;
+using CloudHypervisor.TestSupport;
 using Xunit;
 
 namespace CloudHypervisor.InternalApi.Tests.Catalog;
@@ -11,41 +12,6 @@ namespace CloudHypervisor.InternalApi.Tests.Catalog;
 /// </summary>
 public sealed class ApiCatalogTests
 {
-    /// <summary>A valid request body per action (empty for actions without one).</summary>
-    public static readonly Dictionary<string, string> ValidBodies = new(StringComparer.Ordinal)
-    {
-        ["vmm.ping"] = "",
-        ["vmm.shutdown"] = "",
-        ["vm.create"] = """{"payload":{"kernel":"/path/to/vmlinux"}}""",
-        ["vm.delete"] = "",
-        ["vm.boot"] = "",
-        ["vm.shutdown"] = "",
-        ["vm.reboot"] = "",
-        ["vm.pause"] = "",
-        ["vm.resume"] = "",
-        ["vm.power-button"] = "",
-        ["vm.nmi"] = "",
-        ["vm.info"] = "",
-        ["vm.counters"] = "",
-        ["vm.resize"] = """{"desired_vcpus":2}""",
-        ["vm.resize-disk"] = """{"id":"_disk0","desired_size":1073741824}""",
-        ["vm.resize-zone"] = """{"id":"mem0","desired_ram":1073741824}""",
-        ["vm.add-device"] = """{"path":"/sys/bus/pci/devices/0000:01:00.0"}""",
-        ["vm.add-user-device"] = """{"socket":"/tmp/vfio-user.sock"}""",
-        ["vm.add-disk"] = """{"path":"/tmp/disk.img"}""",
-        ["vm.add-fs"] = """{"tag":"myfs","socket":"/tmp/virtiofs.sock"}""",
-        ["vm.add-generic-vhost-user"] = """{"socket":"/tmp/gvu.sock","queue_sizes":[256],"device_type":26}""",
-        ["vm.add-pmem"] = """{"file":"/tmp/pmem"}""",
-        ["vm.add-net"] = """{"tap":"tap0"}""",
-        ["vm.add-vdpa"] = """{"path":"/dev/vhost-vdpa-0"}""",
-        ["vm.add-vsock"] = """{"cid":3,"socket":"/tmp/vsock"}""",
-        ["vm.remove-device"] = """{"id":"_disk0"}""",
-        ["vm.snapshot"] = """{"destination_url":"file:///tmp/snap"}""",
-        ["vm.coredump"] = """{"destination_url":"file:///tmp/core"}""",
-        ["vm.restore"] = """{"source_url":"file:///tmp/snap"}""",
-        ["vm.receive-migration"] = """{"receiver_url":"unix:/tmp/mig"}""",
-        ["vm.send-migration"] = """{"destination_url":"unix:/tmp/mig"}""",
-    };
 
     /// <summary>Contract §4.2 (method, in-argument) plus our VmNmi and VmResizeDisk.</summary>
     private static readonly Dictionary<string, string?> DBus = new(StringComparer.Ordinal)
@@ -103,7 +69,7 @@ public sealed class ApiCatalogTests
     public void Every_action_parses_a_valid_body_into_its_own_command(string name)
     {
         var action = ApiCatalog.Find(name)!;
-        var parsed = Parse(action, ValidBodies[name]);
+        var parsed = Parse(action, SampleBodies.Valid[name]);
         Assert.Null(parsed.Error);
         Assert.Same(action, parsed.Command!.Action);
     }
@@ -133,7 +99,7 @@ public sealed class ApiCatalogTests
     [Fact]
     public void The_parsed_command_carries_the_body()
     {
-        var command = Assert.IsType<VmAddDiskCommand>(Parse(ApiCatalog.VmAddDisk, ValidBodies["vm.add-disk"]).Command);
+        var command = Assert.IsType<VmAddDiskCommand>(Parse(ApiCatalog.VmAddDisk, SampleBodies.Valid["vm.add-disk"]).Command);
         Assert.Equal("/tmp/disk.img", command.Config.Path);
         var create = Assert.IsType<VmCreateCommand>(Parse(ApiCatalog.VmCreate, "{}").Command);
         Assert.Null(create.Config.Payload);
@@ -201,7 +167,7 @@ public sealed class ApiCatalogTests
             .ToHashSet();
         Assert.All(commandTypes, t => Assert.True(t.IsSealed, $"{t.Name} is not sealed"));
 
-        var fromCatalog = ApiCatalog.All.Select(a => Parse(a, ValidBodies[a.Name]).Command!.GetType()).ToList();
+        var fromCatalog = ApiCatalog.All.Select(a => Parse(a, SampleBodies.Valid[a.Name]).Command!.GetType()).ToList();
         Assert.Equal(fromCatalog.Count, fromCatalog.Distinct().Count());
         Assert.Equal(commandTypes.OrderBy(t => t.Name), fromCatalog.OrderBy(t => t.Name));
 
@@ -222,7 +188,7 @@ public sealed class ApiCatalogTests
     public async Task Dispatch_calls_the_handler_method_named_after_the_action(string name)
     {
         var action = ApiCatalog.Find(name)!;
-        var command = Parse(action, ValidBodies[name]).Command!;
+        var command = Parse(action, SampleBodies.Valid[name]).Command!;
         var handler = RecordingHandler.Create();
         var result = await command.Dispatch(handler);
         var recorder = (RecordingHandler)(object)handler;

@@ -1,7 +1,6 @@
-#if DBUS_API
 using System.Diagnostics;
 
-namespace CloudHypervisor.Frontends.DBus.Tests.Support;
+namespace CloudHypervisor.TestSupport;
 
 /// <summary>What a command-line client printed and how it exited.</summary>
 public sealed record ToolResult(int ExitCode, string Stdout, string Stderr)
@@ -76,4 +75,3 @@ public static class Tools
         return await condition();
     }
 }
-#endif

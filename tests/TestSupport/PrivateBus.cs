@@ -1,7 +1,6 @@
-#if DBUS_API
 using System.Diagnostics;
 
-namespace CloudHypervisor.Frontends.DBus.Tests.Support;
+namespace CloudHypervisor.TestSupport;
 
 /// <summary>
 /// A private <c>dbus-daemon --session</c> on a Unix socket in a temp directory (NOTES.md), so tests
@@ -93,4 +92,3 @@ public sealed class PrivateBus : IAsyncDisposable
         Directory.Delete(_dir, recursive: true);
     }
 }
-#endif
