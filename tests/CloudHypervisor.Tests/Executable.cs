@@ -23,6 +23,8 @@ internal sealed partial class Executable : IDisposable
 
     public int Pid => _process.Id;
 
+    public bool HasExited => _process.HasExited;
+
     public string Stdout
     {
         get
