@@ -7,9 +7,9 @@ internal static class Load
     public static async Task<Stats> OneConnectionAsync(string socket, string method, string path, int iterations)
     {
         using var client = await HttpClient1.ConnectAsync(socket);
-        for (var i = 0; i < 1000; i++)
+        for (var i = 0; i < 5000; i++)
         {
-            await client.RequestAsync(method, path); // warm-up: JIT, tiering, connection
+            await client.RequestAsync(method, path); // warm-up: JIT tiering (tier 1 comes after a few thousand calls), connection
         }
 
         var samples = new List<double>(iterations);
