@@ -31,9 +31,7 @@ run_variant() { # name dbus
   mkdir -p "$CH_ARTIFACTS"
   echo "== $name build (D-Bus API: $dbus)"
   # The test projects reference the executables, so each variant's tests run its own binaries.
-  local ok=1
-  dotnet build CloudHypervisor.sln -c Release -p:DBusApi=$dbus --nologo -v quiet -clp:ErrorsOnly || ok=0
-  if [ $ok = 0 ]; then
+  if ! dotnet build CloudHypervisor.sln -c Release -p:DBusApi=$dbus --nologo -v quiet -clp:ErrorsOnly; then
     echo "test.sh: $name build failed" >&2
     failed=$((failed + 1))
     return

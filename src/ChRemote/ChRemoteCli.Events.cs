@@ -1,6 +1,5 @@
 using System.CommandLine;
 using System.Text.Json;
-using CloudHypervisor.ChRemote.Transport;
 
 namespace CloudHypervisor.ChRemote;
 
@@ -14,38 +13,23 @@ internal static partial class ChRemoteCli
         var since = new Option<long?>("--since") { Description = "Start at this event sequence number (REST only)" };
         command.Options.Add(follow);
         command.Options.Add(since);
-        command.SetAction(async (result, ct) =>
+        command.SetAction((result, ct) => WithTransportAsync(result, ct, async (transport, token) =>
         {
-            var transport = SelectTransport(result, out var error);
-            if (transport is null)
+            try
             {
-                return Fail(ExitCodes.Internal, [error!]);
-            }
-
-            await using (transport)
-            {
-                using var timeout = TimeoutSource(result, ct);
-                try
+                await foreach (var line in transport.EventsAsync(result.GetValue(since), result.GetValue(follow), token))
                 {
-                    await foreach (var line in transport.EventsAsync(result.GetValue(since), result.GetValue(follow), timeout.Token))
-                    {
-                        await Console.Out.WriteLineAsync(line);
-                        await Console.Out.FlushAsync(ct);
-                    }
-
-                    return ExitCodes.Success;
-                }
-                catch (TransportException e)
-                {
-                    return Fail(e.ExitCode, e.Chain);
-                }
-                catch (OperationCanceledException)
-                {
-                    // --timeout or Ctrl-C ends a follow normally.
-                    return ct.IsCancellationRequested || result.GetValue(follow) ? ExitCodes.Success : ExitCodes.Timeout;
+                    await Console.Out.WriteLineAsync(line);
+                    await Console.Out.FlushAsync(token);
                 }
             }
-        });
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+            {
+                // Ctrl-C ends a follow normally.
+            }
+
+            return ExitCodes.Success;
+        }, _ => result.GetValue(follow) ? ExitCodes.Success : ExitCodes.Timeout)); // --timeout ends a follow normally.
         return command;
     }
 
@@ -70,39 +54,21 @@ internal static partial class ChRemoteCli
             }
 
             var (source, @event) = (wanted[..slash], wanted[(slash + 1)..]);
-            var transport = SelectTransport(result, out var error);
-            if (transport is null)
+            return await WithTransportAsync(result, ct, async (transport, token) =>
             {
-                return Fail(ExitCodes.Internal, [error!]);
-            }
-
-            await using (transport)
-            {
-                using var timeout = TimeoutSource(result, ct);
-                try
+                await foreach (var line in transport.EventsAsync(result.GetValue(since), follow: true, token))
                 {
-                    await foreach (var line in transport.EventsAsync(result.GetValue(since), follow: true, timeout.Token))
+                    using var record = JsonDocument.Parse(line);
+                    if (record.RootElement.GetProperty("source").GetString() == source
+                        && record.RootElement.GetProperty("event").GetString() == @event)
                     {
-                        using var record = JsonDocument.Parse(line);
-                        if (record.RootElement.GetProperty("source").GetString() == source
-                            && record.RootElement.GetProperty("event").GetString() == @event)
-                        {
-                            await Console.Out.WriteLineAsync(line);
-                            return ExitCodes.Success;
-                        }
+                        await Console.Out.WriteLineAsync(line);
+                        return ExitCodes.Success;
                     }
+                }
 
-                    return Fail(ExitCodes.Unreachable, [transport.ErrorHeading, $"The event stream ended before {wanted}"]);
-                }
-                catch (TransportException e)
-                {
-                    return Fail(e.ExitCode, e.Chain);
-                }
-                catch (OperationCanceledException) when (!ct.IsCancellationRequested)
-                {
-                    return Fail(ExitCodes.Timeout, [$"{wanted} did not arrive within {result.GetValue(Timeout)} s"]);
-                }
-            }
+                return Fail(ExitCodes.Unreachable, [transport.ErrorHeading, $"The event stream ended before {wanted}"]);
+            }, _ => Fail(ExitCodes.Timeout, [$"{wanted} did not arrive within {result.GetValue(Timeout)} s"]));
         });
         return command;
     }

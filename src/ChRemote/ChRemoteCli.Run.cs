@@ -16,6 +16,32 @@ internal static partial class ChRemoteCli
             return Fail(ExitCodes.Usage, usage);
         }
 
+        return await WithTransportAsync(result, ct, async (transport, token) =>
+        {
+            var answer = await transport.CallAsync(action, body?.Body, token);
+            if (!answer.Success)
+            {
+                return Fail(ExitCodes.For(answer.Kind ?? ApiErrorKind.Internal), [transport.ErrorHeading, .. answer.Chain]);
+            }
+
+            // Upstream prints a body whenever the answer had one (even empty: shutdown-vmm prints a blank line).
+            if (answer.Body is not null)
+            {
+                await Console.Out.WriteLineAsync(answer.Body);
+            }
+
+            return ExitCodes.Success;
+        }, transport => Fail(ExitCodes.Timeout, [transport.ErrorHeading, $"No answer from the VMM within {result.GetValue(Timeout)} s"]));
+    }
+
+    /// <summary>
+    /// The shell of every subcommand that talks to the VMM: selects the transport, gives
+    /// <paramref name="body"/> a token that --timeout cancels, turns transport failures into their
+    /// exit codes and the timeout into <paramref name="onTimeout"/>.
+    /// </summary>
+    private static async Task<int> WithTransportAsync(ParseResult result, CancellationToken ct,
+        Func<IChTransport, CancellationToken, Task<int>> body, Func<IChTransport, int> onTimeout)
+    {
         var transport = SelectTransport(result, out var selectError);
         if (transport is null)
         {
@@ -27,19 +53,7 @@ internal static partial class ChRemoteCli
             using var timeout = TimeoutSource(result, ct);
             try
             {
-                var answer = await transport.CallAsync(action, body?.Body, timeout.Token);
-                if (!answer.Success)
-                {
-                    return Fail(ExitCodes.For(answer.Kind ?? ApiErrorKind.Internal), [transport.ErrorHeading, .. answer.Chain]);
-                }
-
-                // Upstream prints a body whenever the answer had one (even empty: shutdown-vmm prints a blank line).
-                if (answer.Body is not null)
-                {
-                    await Console.Out.WriteLineAsync(answer.Body);
-                }
-
-                return ExitCodes.Success;
+                return await body(transport, timeout.Token);
             }
             catch (TransportException e)
             {
@@ -47,7 +61,7 @@ internal static partial class ChRemoteCli
             }
             catch (OperationCanceledException) when (!ct.IsCancellationRequested)
             {
-                return Fail(ExitCodes.Timeout, [transport.ErrorHeading, $"No answer from the VMM within {result.GetValue(Timeout)} s"]);
+                return onTimeout(transport);
             }
         }
     }
