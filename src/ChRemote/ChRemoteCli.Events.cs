@@ -13,7 +13,7 @@ internal static partial class ChRemoteCli
         var since = new Option<long?>("--since") { Description = "Start at this event sequence number (REST only)" };
         command.Options.Add(follow);
         command.Options.Add(since);
-        command.SetAction((result, ct) => WithTransportAsync(result, ct, async (transport, token) =>
+        command.SetAction((result, ct) => WithTransportAsync(result, async (transport, token) =>
         {
             try
             {
@@ -29,7 +29,7 @@ internal static partial class ChRemoteCli
             }
 
             return ExitCodes.Success;
-        }, _ => result.GetValue(follow) ? ExitCodes.Success : ExitCodes.Timeout)); // --timeout ends a follow normally.
+        }, _ => result.GetValue(follow) ? ExitCodes.Success : ExitCodes.Timeout, ct)); // --timeout ends a follow normally.
         return command;
     }
 
@@ -54,7 +54,7 @@ internal static partial class ChRemoteCli
             }
 
             var (source, @event) = (wanted[..slash], wanted[(slash + 1)..]);
-            return await WithTransportAsync(result, ct, async (transport, token) =>
+            return await WithTransportAsync(result, async (transport, token) =>
             {
                 await foreach (var line in transport.EventsAsync(result.GetValue(since), follow: true, token))
                 {
@@ -68,7 +68,7 @@ internal static partial class ChRemoteCli
                 }
 
                 return Fail(ExitCodes.Unreachable, [transport.ErrorHeading, $"The event stream ended before {wanted}"]);
-            }, _ => Fail(ExitCodes.Timeout, [$"{wanted} did not arrive within {result.GetValue(Timeout)} s"]));
+            }, _ => Fail(ExitCodes.Timeout, [$"{wanted} did not arrive within {result.GetValue(Timeout)} s"]), ct);
         });
         return command;
     }

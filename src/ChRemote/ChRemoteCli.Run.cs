@@ -16,7 +16,7 @@ internal static partial class ChRemoteCli
             return Fail(ExitCodes.Usage, usage);
         }
 
-        return await WithTransportAsync(result, ct, async (transport, token) =>
+        return await WithTransportAsync(result, async (transport, token) =>
         {
             var answer = await transport.CallAsync(action, body?.Body, token);
             if (!answer.Success)
@@ -31,7 +31,7 @@ internal static partial class ChRemoteCli
             }
 
             return ExitCodes.Success;
-        }, transport => Fail(ExitCodes.Timeout, [transport.ErrorHeading, $"No answer from the VMM within {result.GetValue(Timeout)} s"]));
+        }, transport => Fail(ExitCodes.Timeout, [transport.ErrorHeading, $"No answer from the VMM within {result.GetValue(Timeout)} s"]), ct);
     }
 
     /// <summary>
@@ -39,8 +39,8 @@ internal static partial class ChRemoteCli
     /// <paramref name="body"/> a token that --timeout cancels, turns transport failures into their
     /// exit codes and the timeout into <paramref name="onTimeout"/>.
     /// </summary>
-    private static async Task<int> WithTransportAsync(ParseResult result, CancellationToken ct,
-        Func<IChTransport, CancellationToken, Task<int>> body, Func<IChTransport, int> onTimeout)
+    private static async Task<int> WithTransportAsync(ParseResult result,
+        Func<IChTransport, CancellationToken, Task<int>> body, Func<IChTransport, int> onTimeout, CancellationToken ct)
     {
         var transport = SelectTransport(result, out var selectError);
         if (transport is null)
