@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Abstractions;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
+using CloudHypervisor.Frontends.Rest.Transport;
 using EventMonitorHub = CloudHypervisor.EventMonitor.EventMonitor;
 
 namespace CloudHypervisor.Frontends.Rest;
@@ -57,6 +58,13 @@ internal sealed class RestApplication(IApiSender api, EventMonitorHub events, Re
             log.Debug("REST {Method} {Target} routed to {Route}", requestFeature.Method, requestFeature.RawTarget, route.Kind);
         }
 
+        if (route.Kind != RouteKind.Action)
+        {
+            // Only actions take descriptors; any that came with this request are closed, so
+            // none is left over for a later request on the connection.
+            TakePassedFds(context).Dispose();
+        }
+
         switch (route.Kind)
         {
             case RouteKind.Action:
@@ -91,16 +99,17 @@ internal sealed class RestApplication(IApiSender api, EventMonitorHub events, Re
         ApiCommandOrError parsed;
         if (context.Features.Get<IHttpRequestBodyDetectionFeature>() is { CanHaveBody: false })
         {
-            parsed = action.Parse(ReadOnlyMemory<byte>.Empty);
+            parsed = action.Parse(ReadOnlyMemory<byte>.Empty, TakePassedFds(context));
         }
         else if (request.ContentLength is { } declared && declared > options.MaxRequestBodySize)
         {
             // Answer without reading: Kestrel drains or closes the connection after the response.
+            TakePassedFds(context).Dispose();
             parsed = new ApiCommandOrError(TooLarge(declared));
         }
         else
         {
-            parsed = await ReadAndParseAsync(request, action, context.RequestAborted);
+            parsed = await ReadAndParseAsync(context, action);
         }
 
         if (parsed.Error is { } invalid)
@@ -148,16 +157,24 @@ internal sealed class RestApplication(IApiSender api, EventMonitorHub events, Re
         }
     }
 
-    private async Task<ApiCommandOrError> ReadAndParseAsync(HttpRequest request, ApiAction action, CancellationToken ct)
+    /// <summary>
+    /// The descriptors passed (SCM_RIGHTS) on this request's connection and not taken yet: a client
+    /// sends them with the request's first bytes, so once its body is read they are here.
+    /// </summary>
+    private static PassedFds TakePassedFds(HttpContext context) =>
+        context.Features.Get<IPassedFdsFeature>()?.Take() ?? PassedFds.None;
+
+    private async Task<ApiCommandOrError> ReadAndParseAsync(HttpContext context, ApiAction action)
     {
-        var reader = request.BodyReader;
+        var reader = context.Request.BodyReader;
         while (true)
         {
-            var read = await reader.ReadAsync(ct);
+            var read = await reader.ReadAsync(context.RequestAborted);
             var buffer = read.Buffer;
             if (buffer.Length > options.MaxRequestBodySize)
             {
                 reader.AdvanceTo(buffer.End);
+                TakePassedFds(context).Dispose();
                 return new ApiCommandOrError(TooLarge(buffer.Length));
             }
 
@@ -165,7 +182,7 @@ internal sealed class RestApplication(IApiSender api, EventMonitorHub events, Re
             {
                 // Parse while Kestrel still owns the bytes: no copy for a single-segment body.
                 var body = buffer.IsSingleSegment ? buffer.First : buffer.ToArray();
-                var parsed = action.Parse(body);
+                var parsed = action.Parse(body, TakePassedFds(context));
                 reader.AdvanceTo(buffer.End);
                 return parsed;
             }

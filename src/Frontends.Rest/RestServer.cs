@@ -1,6 +1,6 @@
+using CloudHypervisor.Frontends.Rest.Transport;
 using CloudHypervisor.InternalApi;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
-using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using EventMonitorHub = CloudHypervisor.EventMonitor.EventMonitor;
@@ -8,8 +8,9 @@ using EventMonitorHub = CloudHypervisor.EventMonitor.EventMonitor;
 namespace CloudHypervisor.Frontends.Rest;
 
 /// <summary>
-/// Upstream's REST API (contract §1) on a Unix socket. Threading model: Kestrel's socket
-/// transport parses HTTP/1.1 on its I/O threads and runs one terminal request delegate
+/// Upstream's REST API (contract §1) on a Unix socket. Threading model: our Unix socket transport
+/// (<see cref="UnixSocketTransport"/>: recvmsg, so SCM_RIGHTS descriptors arrive) feeds Kestrel,
+/// which parses HTTP/1.1 and runs one terminal request delegate
 /// (<see cref="RestApplication"/>; no MVC, routing middleware or DI pipeline) that turns the
 /// request into an <see cref="ApiCommand"/> through <see cref="ApiCatalog"/>, sends it to the
 /// control loop through <see cref="IApiSender"/> and awaits the single answer. Requests on
@@ -80,7 +81,7 @@ public sealed class RestServer : IAsyncDisposable
         kestrelOptions.Limits.MaxRequestBodySize = null;
         kestrelOptions.ListenHandle(listenFd, listen => listen.Protocols = HttpProtocols.Http1);
 
-        var transport = new SocketTransportFactory(Options.Create(new SocketTransportOptions()), loggerFactory);
+        var transport = new UnixSocketTransport(log);
         var kestrel = new KestrelServer(Options.Create(kestrelOptions), transport, loggerFactory);
         var application = new RestApplication(api, events, options, log);
         try

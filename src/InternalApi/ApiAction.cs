@@ -30,7 +30,7 @@ public enum ApiReplyKind
 /// </summary>
 public sealed class ApiAction
 {
-    private readonly Func<ReadOnlyMemory<byte>, ApiCommandOrError> _parse;
+    private readonly Func<ReadOnlyMemory<byte>, PassedFds, ApiCommandOrError> _parse;
 
     internal ApiAction(
         string name,
@@ -40,7 +40,7 @@ public sealed class ApiAction
         ApiReplyKind reply,
         string? responseSchema,
         string errorMessage,
-        Func<ReadOnlyMemory<byte>, ApiCommandOrError> parse)
+        Func<ReadOnlyMemory<byte>, PassedFds, ApiCommandOrError> parse)
     {
         Name = name;
         Verb = verb;
@@ -85,18 +85,44 @@ public sealed class ApiAction
     /// InvalidArgument error: a body where none belongs, none where one is needed, malformed
     /// JSON, a wrong type, a missing required field or an unknown field.
     /// </summary>
-    public ApiCommandOrError Parse(ReadOnlyMemory<byte> body) => _parse(body);
+    public ApiCommandOrError Parse(ReadOnlyMemory<byte> body) => Parse(body, PassedFds.None);
+
+    /// <summary>
+    /// <see cref="Parse(ReadOnlyMemory{byte})"/> for a request that came with file descriptors
+    /// (SCM_RIGHTS, contract §1.6). The result owns <paramref name="fds"/>: the four actions that
+    /// take descriptors (add-net, add-device, restore, receive-migration) write their numbers into
+    /// the body and carry them as <see cref="ApiCommand.Fds"/>; otherwise, or on an error, they are
+    /// closed here.
+    /// </summary>
+    public ApiCommandOrError Parse(ReadOnlyMemory<byte> body, PassedFds fds)
+    {
+        ArgumentNullException.ThrowIfNull(fds);
+        var parsed = _parse(body, fds);
+        if (parsed.Command is not { } command || !ReferenceEquals(command.Fds, fds))
+        {
+            fds.Dispose();
+        }
+
+        return parsed;
+    }
 
     public override string ToString() => Name;
 
-    internal static Func<ReadOnlyMemory<byte>, ApiCommandOrError> NoBody(Func<ApiCommand> make) =>
-        body => body.IsEmpty
+    internal static Func<ReadOnlyMemory<byte>, PassedFds, ApiCommandOrError> NoBody(Func<ApiCommand> make) =>
+        (body, _) => body.IsEmpty
             ? new ApiCommandOrError(make())
             : new ApiCommandOrError(ApiError.BadRequest("this action takes no request body"));
 
-    internal static Func<ReadOnlyMemory<byte>, ApiCommandOrError> WithBody<TBody>(
-        JsonTypeInfo<TBody> type, Func<TBody, ApiCommand> make) where TBody : class =>
-        body =>
+    /// <param name="type">The body's JSON type.</param>
+    /// <param name="make">The command for a parsed body.</param>
+    /// <param name="attach">
+    /// For the actions that take descriptors: writes the received ones into the body, or answers
+    /// why they do not fit (then nothing is kept). Null: the action takes none and they are closed.
+    /// </param>
+    internal static Func<ReadOnlyMemory<byte>, PassedFds, ApiCommandOrError> WithBody<TBody>(
+        JsonTypeInfo<TBody> type, Func<TBody, ApiCommand> make, Func<TBody, IReadOnlyList<int>, ApiError?>? attach = null)
+        where TBody : class =>
+        (body, fds) =>
         {
             if (body.IsEmpty)
             {
@@ -104,9 +130,19 @@ public sealed class ApiAction
             }
 
             var parsed = ApiJson.Deserialize(body.Span, type);
-            return parsed.Error is { } error
-                ? new ApiCommandOrError(error)
-                : new ApiCommandOrError(make(parsed.Value!));
+            if (parsed.Error is { } error)
+            {
+                return new ApiCommandOrError(error);
+            }
+
+            if (attach is null)
+            {
+                return new ApiCommandOrError(make(parsed.Value!));
+            }
+
+            return attach(parsed.Value!, fds.Numbers) is { } refused
+                ? new ApiCommandOrError(refused)
+                : new ApiCommandOrError(make(parsed.Value!) with { Fds = fds });
         };
 
     private static string ToPascalCase(string name)
@@ -129,7 +165,7 @@ public sealed class ApiAction
     }
 }
 
-/// <summary>The outcome of <see cref="ApiAction.Parse"/>: exactly one of the two is set.</summary>
+/// <summary>The outcome of <see cref="ApiAction.Parse(ReadOnlyMemory{byte}, PassedFds)"/>: exactly one of the two is set.</summary>
 public readonly record struct ApiCommandOrError
 {
     public ApiCommandOrError(ApiCommand command) => Command = command;

@@ -22,7 +22,12 @@ public static class ApiCatalog
     public static readonly ApiAction VmCreate = new(
         "vm.create", ApiVerb.Put, "VmConfig", "vm_config", ApiReplyKind.NoContent, null,
         "The VM could not be created",
-        ApiAction.WithBody(ApiJsonContext.Default.VmConfig, static c => new VmCreateCommand(c)));
+        ApiAction.WithBody(ApiJsonContext.Default.VmConfig, static c =>
+        {
+            // vm.create takes no descriptors; numbers in the JSON are cleared (contract §1.6).
+            c.ClearFileDescriptors();
+            return new VmCreateCommand(c);
+        }));
 
     public static readonly ApiAction VmDelete = new(
         "vm.delete", ApiVerb.Put, null, null, ApiReplyKind.NoContent, null,
@@ -92,7 +97,7 @@ public static class ApiCatalog
     public static readonly ApiAction VmAddDevice = new(
         "vm.add-device", ApiVerb.Put, "DeviceConfig", "device_config", ApiReplyKind.OptionalJson, "PciDeviceInfo",
         "The device could not be added to the VM",
-        ApiAction.WithBody(ApiJsonContext.Default.DeviceConfig, static c => new VmAddDeviceCommand(c)));
+        ApiAction.WithBody(ApiJsonContext.Default.DeviceConfig, static c => new VmAddDeviceCommand(c), PassedFdRules.AddDevice));
 
     public static readonly ApiAction VmAddUserDevice = new(
         "vm.add-user-device", ApiVerb.Put, "UserDeviceConfig", "vm_add_user_device", ApiReplyKind.OptionalJson, "PciDeviceInfo",
@@ -122,7 +127,7 @@ public static class ApiCatalog
     public static readonly ApiAction VmAddNet = new(
         "vm.add-net", ApiVerb.Put, "NetConfig", "net_config", ApiReplyKind.OptionalJson, "PciDeviceInfo",
         "The network device could not be added to the VM",
-        ApiAction.WithBody(ApiJsonContext.Default.NetConfig, static c => new VmAddNetCommand(c)));
+        ApiAction.WithBody(ApiJsonContext.Default.NetConfig, static c => new VmAddNetCommand(c), PassedFdRules.AddNet));
 
     public static readonly ApiAction VmAddVdpa = new(
         "vm.add-vdpa", ApiVerb.Put, "VdpaConfig", "vdpa_config", ApiReplyKind.OptionalJson, "PciDeviceInfo",
@@ -154,12 +159,12 @@ public static class ApiCatalog
     public static readonly ApiAction VmRestore = new(
         "vm.restore", ApiVerb.Put, "RestoreConfig", "restore_config", ApiReplyKind.NoContent, null,
         "The VM could not be restored",
-        ApiAction.WithBody(ApiJsonContext.Default.RestoreConfig, static c => new VmRestoreCommand(c)));
+        ApiAction.WithBody(ApiJsonContext.Default.RestoreConfig, static c => new VmRestoreCommand(c), PassedFdRules.Restore));
 
     public static readonly ApiAction VmReceiveMigration = new(
         "vm.receive-migration", ApiVerb.Put, "ReceiveMigrationData", "receive_migration_data", ApiReplyKind.NoContent, null,
         "Error receiving migration",
-        ApiAction.WithBody(ApiJsonContext.Default.ReceiveMigrationData, static c => new VmReceiveMigrationCommand(c)));
+        ApiAction.WithBody(ApiJsonContext.Default.ReceiveMigrationData, static c => new VmReceiveMigrationCommand(c), PassedFdRules.ReceiveMigration));
 
     public static readonly ApiAction VmSendMigration = new(
         "vm.send-migration", ApiVerb.Put, "SendMigrationData", "send_migration_data", ApiReplyKind.NoContent, null,

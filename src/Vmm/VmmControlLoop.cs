@@ -5,6 +5,7 @@ using CloudHypervisor.InternalApi;
 using CloudHypervisor.InternalApi.Models;
 using CloudHypervisor.Vmm.Control;
 using CloudHypervisor.Vmm.Hypervisor;
+using Microsoft.Win32.SafeHandles;
 using ILogger = Serilog.ILogger;
 
 namespace CloudHypervisor.Vmm;
@@ -43,6 +44,8 @@ public sealed partial class VmmControlLoop : IRequestHandler
     private readonly BlockingCollection<Action> _worker = [];
     private readonly List<LoopMessage> _deferred = [];
     private readonly Dictionary<ApiRequest, Task> _pendingAnswers = [];
+    // Descriptors passed with requests (SCM_RIGHTS), kept while the stored config refers to them.
+    private readonly Dictionary<int, SafeFileHandle> _keptFds = [];
     private string? _operation;
     private int? _exitCode;
     private int _started;
@@ -99,6 +102,13 @@ public sealed partial class VmmControlLoop : IRequestHandler
                 // Cancelled: no graceful shutdown, but do not leak the VM's threads and memory.
                 DisposeVmQuietly();
             }
+
+            foreach (var handle in _keptFds.Values)
+            {
+                handle.Dispose();
+            }
+
+            _keptFds.Clear();
 
             // No new commands; the ones already sent still get exactly one answer.
             _channel.Complete();
@@ -183,17 +193,51 @@ public sealed partial class VmmControlLoop : IRequestHandler
     {
         if (message.Request is { } request)
         {
+            Keep(request.Command.Fds);
             HandleRequest(request);
+        }
+        else
+        {
+            try
+            {
+                message.Work!();
+            }
+            catch (Exception e)
+            {
+                _log.Error(e, "Unexpected failure in the control loop");
+            }
+        }
+
+        CloseUnreferencedFds();
+    }
+
+    /// <summary>Takes a request's descriptors; <see cref="CloseUnreferencedFds"/> closes those the config did not keep.</summary>
+    private void Keep(PassedFds fds)
+    {
+        foreach (var handle in fds.Release())
+        {
+            _keptFds[(int)handle.DangerousGetHandle()] = handle;
+        }
+    }
+
+    /// <summary>
+    /// The one rule for passed descriptors: the VMM holds one exactly as long as the stored config
+    /// refers to it. So a refused add-net closes its taps at once, and remove-device, vm.delete or
+    /// a replaced config close theirs.
+    /// </summary>
+    private void CloseUnreferencedFds()
+    {
+        if (_keptFds.Count == 0)
+        {
             return;
         }
 
-        try
+        var referenced = _config?.FileDescriptors().ToHashSet() ?? [];
+        foreach (var fd in _keptFds.Keys.Where(fd => !referenced.Contains(fd)).ToList())
         {
-            message.Work!();
-        }
-        catch (Exception e)
-        {
-            _log.Error(e, "Unexpected failure in the control loop");
+            _keptFds.Remove(fd, out var handle);
+            handle!.Dispose();
+            _log.Debug("Closed passed file descriptor {Fd}: the VM config no longer refers to it", fd);
         }
     }
 

@@ -32,6 +32,31 @@ public sealed partial class VmConfig
         return copy;
     }
 
+    /// <summary>Every file descriptor the config refers to: net fds, VFIO cdev fds, iommufd.</summary>
+    public IEnumerable<int> FileDescriptors()
+    {
+        foreach (var net in Net ?? [])
+        {
+            foreach (var fd in net.Fds ?? [])
+            {
+                yield return fd;
+            }
+        }
+
+        foreach (var device in Devices ?? [])
+        {
+            if (device.Fd is { } fd)
+            {
+                yield return fd;
+            }
+        }
+
+        if (Platform?.IommufdFd is { } iommufd)
+        {
+            yield return iommufd;
+        }
+    }
+
     /// <summary>
     /// Drops every file descriptor the config holds (net fds, VFIO fds, iommufd): vm.create takes
     /// no descriptors, so any that came in the JSON are cleared (contract §1.6).

@@ -129,33 +129,37 @@ public static class RemoteOptions
     /// <summary>
     /// <c>restore &lt;opts&gt;</c> (see <see cref="ServiceOptions.Restore"/>). Descriptors move into
     /// SCM_RIGHTS in the VMM's order: every net_fds entry's fds, then each vfio_fds fd, then
-    /// iommufd_fd when vfio_fds is present; <c>num_fds</c> stays in the body.
+    /// iommufd_fd (given exactly when vfio_fds is); <c>num_fds</c> stays in the body.
     /// </summary>
-    public static OptionResult<RemoteRequest<RestoreConfig>> Restore(string input) =>
-        ServiceOptions.Restore(input).Within("Error parsing restore syntax").Map(restore =>
+    public static OptionResult<RemoteRequest<RestoreConfig>> Restore(string input)
+    {
+        const string top = "Error parsing restore syntax";
+        if (!ServiceOptions.Restore(input).Within(top).TryGet(out var restore, out var error))
         {
-            var fds = new List<int>();
-            foreach (var net in restore.NetFds ?? [])
-            {
-                fds.AddRange(net.Fds ?? []);
-                net.Fds = null;
-            }
+            return error;
+        }
 
-            MoveVfioFds(restore.VfioFds, fds);
-            if (restore.VfioFds is not null && restore.IommufdFd is { } iommufd)
-            {
-                fds.Add(iommufd);
-                restore.IommufdFd = null;
-            }
+        var fds = new List<int>();
+        foreach (var net in restore.NetFds ?? [])
+        {
+            fds.AddRange(net.Fds ?? []);
+            net.Fds = null;
+        }
 
-            return new RemoteRequest<RestoreConfig>(restore, fds);
-        });
+        if (MoveVfioFds(restore.VfioFds, restore.IommufdFd, fds) is { } order)
+        {
+            return OptionError.Of(top, ServiceOptions.RestoreFailed, order);
+        }
+
+        restore.IommufdFd = null;
+        return new RemoteRequest<RestoreConfig>(restore, fds);
+    }
 
     /// <summary>
     /// <c>receive-migration &lt;receiver_url&gt;</c> or
     /// <c>receiver_url=&lt;url&gt;[,tls_dir=][,memory_mode=precopy|postcopy][,vfio_fds=[id@fd,..]][,iommufd_fd=][,zone_updates=[id@node,..]]</c>.
     /// An argument whose first key is not one of these is a bare receiver_url (so
-    /// <c>unix:/tmp/a=b</c> works). The vfio fds, then iommufd_fd, move into SCM_RIGHTS.
+    /// <c>unix:/tmp/a=b</c> works). The vfio fds, then iommufd_fd (given exactly when vfio_fds is), move into SCM_RIGHTS.
     /// </summary>
     public static OptionResult<RemoteRequest<ReceiveMigrationData>> ReceiveMigration(string input)
     {
@@ -192,13 +196,12 @@ public static class RemoteOptions
         }
 
         var fds = new List<int>();
-        MoveVfioFds(data.VfioFds, fds);
-        if (data.IommufdFd is { } iommufd)
+        if (MoveVfioFds(data.VfioFds, data.IommufdFd, fds) is { } order)
         {
-            fds.Add(iommufd);
-            data.IommufdFd = null;
+            return OptionError.Of("Error parsing receive migration syntax", ReceiveMigrationFailed, order);
         }
 
+        data.IommufdFd = null;
         return new RemoteRequest<ReceiveMigrationData>(data, fds);
     }
 
@@ -264,8 +267,18 @@ public static class RemoteOptions
     private static OptionError SizeError(string top, string text) =>
         OptionError.Of(top, OptionMessages.InvalidValue(text.Trim().TrimEnd('K', 'M', 'G')));
 
-    private static void MoveVfioFds(List<RestoredVfioConfig>? vfio, List<int> fds)
+    /// <summary>
+    /// Moves each vfio_fds descriptor, then iommufd_fd, into <paramref name="fds"/>: the order the
+    /// VMM splits them in (contract §1.6), which expects the iommufd exactly when vfio_fds is
+    /// present. Answers why the pair does not fit that, or null.
+    /// </summary>
+    private static string? MoveVfioFds(List<RestoredVfioConfig>? vfio, int? iommufd, List<int> fds)
     {
+        if ((vfio is null) != (iommufd is null))
+        {
+            return OptionMessages.InvalidValue("vfio_fds and iommufd_fd are passed together: the VMM takes the iommufd descriptor after the VFIO ones");
+        }
+
         foreach (var device in vfio ?? [])
         {
             if (device.Fd is { } fd)
@@ -274,6 +287,13 @@ public static class RemoteOptions
                 device.Fd = null;
             }
         }
+
+        if (iommufd is { } last)
+        {
+            fds.Add(last);
+        }
+
+        return null;
     }
 
     private static bool TryParseMigrationMode(string text, out MigrationMode mode)

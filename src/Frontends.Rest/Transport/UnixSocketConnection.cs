@@ -1,0 +1,311 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Net;
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+using CloudHypervisor.Frontends.Rest.Interop;
+using CloudHypervisor.InternalApi;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Connections.Features;
+using Microsoft.AspNetCore.Http.Features;
+
+namespace CloudHypervisor.Frontends.Rest.Transport;
+
+/// <summary>
+/// One accepted API connection as Kestrel sees it: two pipes and two loops. The receive loop
+/// waits for data with a zero-byte receive, then reads with recvmsg, keeping any SCM_RIGHTS
+/// descriptors for <see cref="IPassedFdsFeature"/>; the send loop writes what Kestrel puts in the
+/// output pipe. End of input (the client's FIN or an error) completes the input pipe and fires
+/// <c>ConnectionClosed</c>, which is how Kestrel learns a client went away (an event stream
+/// ends then); Kestrel completing the output closes the socket.
+/// </summary>
+internal sealed class UnixSocketConnection : ConnectionContext,
+    IConnectionIdFeature, IConnectionTransportFeature, IConnectionItemsFeature, IConnectionLifetimeFeature, IPassedFdsFeature
+{
+    private const int MinimumReadSize = 4096;
+
+    // Kestrel's defaults for a connection's pipes: back-pressure at 1 MiB, resume at half.
+    private static readonly PipeOptions InputOptions = new(
+        readerScheduler: PipeScheduler.ThreadPool, writerScheduler: PipeScheduler.Inline,
+        pauseWriterThreshold: 1 << 20, resumeWriterThreshold: 1 << 19, useSynchronizationContext: false);
+
+    private static readonly PipeOptions OutputOptions = new(
+        readerScheduler: PipeScheduler.Inline, writerScheduler: PipeScheduler.Inline,
+        pauseWriterThreshold: 1 << 20, resumeWriterThreshold: 1 << 19, useSynchronizationContext: false);
+
+    private readonly Socket _socket;
+    private readonly Serilog.ILogger _log;
+    private readonly Pipe _input = new(InputOptions);
+    private readonly Pipe _output = new(OutputOptions);
+    private readonly CancellationTokenSource _closed = new();
+    private readonly Lock _fdLock = new();
+    private readonly FeatureCollection _features = new();
+    private List<int> _passedFds = [];
+    private Task _receiving = Task.CompletedTask;
+    private Task _sending = Task.CompletedTask;
+    private int _closedFired;
+
+    public UnixSocketConnection(Socket socket, EndPoint localEndPoint, string id, Serilog.ILogger log)
+    {
+        _socket = socket;
+        _log = log;
+        ConnectionId = id;
+        LocalEndPoint = localEndPoint;
+        Transport = new DuplexPipe(_input.Reader, _output.Writer);
+        ConnectionClosed = _closed.Token;
+        _features.Set<IConnectionIdFeature>(this);
+        _features.Set<IConnectionTransportFeature>(this);
+        _features.Set<IConnectionItemsFeature>(this);
+        _features.Set<IConnectionLifetimeFeature>(this);
+        _features.Set<IPassedFdsFeature>(this);
+    }
+
+    public override string ConnectionId { get; set; }
+
+    public override IFeatureCollection Features => _features;
+
+    public override IDictionary<object, object?> Items { get; set; } = new Dictionary<object, object?>();
+
+    public override IDuplexPipe Transport { get; set; }
+
+    public void Start()
+    {
+        _receiving = Task.Run(ReceiveLoopAsync);
+        _sending = Task.Run(SendLoopAsync);
+    }
+
+    public PassedFds Take()
+    {
+        List<int> taken;
+        lock (_fdLock)
+        {
+            if (_passedFds.Count == 0)
+            {
+                return PassedFds.None;
+            }
+
+            taken = _passedFds;
+            _passedFds = [];
+        }
+
+        return PassedFds.Adopt(taken);
+    }
+
+    public override void Abort(ConnectionAbortedException abortReason)
+    {
+        _output.Reader.CancelPendingRead();
+        CloseSocket();
+    }
+
+    public override async ValueTask DisposeAsync()
+    {
+        Transport.Input.Complete();
+        Transport.Output.Complete();
+        await _sending;
+        await _receiving;
+        Take().Dispose();
+        _closed.Dispose();
+        await base.DisposeAsync();
+    }
+
+    private async Task ReceiveLoopAsync()
+    {
+        Exception? error = null;
+        var writer = _input.Writer;
+        try
+        {
+            while (true)
+            {
+                // Wait for data without holding a buffer, then read what is there with recvmsg.
+                await _socket.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None);
+                var memory = writer.GetMemory(MinimumReadSize);
+                var received = Receive(memory.Span);
+                if (received < 0)
+                {
+                    continue; // Nothing after all (EAGAIN) or a signal (EINTR): wait again.
+                }
+
+                if (received == 0)
+                {
+                    break; // The client closed its side.
+                }
+
+                writer.Advance(received);
+                var flushed = await writer.FlushAsync();
+                if (flushed.IsCompleted || flushed.IsCanceled)
+                {
+                    break;
+                }
+            }
+        }
+        catch (SocketException e) when (e.SocketErrorCode is SocketError.OperationAborted or SocketError.Interrupted)
+        {
+            error = new ConnectionAbortedException("The API connection was closed", e);
+        }
+        catch (SocketException e)
+        {
+            error = new ConnectionResetException(e.Message, e);
+        }
+        catch (ObjectDisposedException e)
+        {
+            error = new ConnectionAbortedException("The API connection was closed", e);
+        }
+        finally
+        {
+            await writer.CompleteAsync(error);
+            FireConnectionClosed();
+        }
+    }
+
+    /// <summary>
+    /// One non-blocking recvmsg into <paramref name="buffer"/>: the byte count, 0 at end of input,
+    /// -1 when there was nothing to read after all. Descriptors that came along are kept.
+    /// </summary>
+    private unsafe int Receive(Span<byte> buffer)
+    {
+        var controlSize = sizeof(Libc.cmsghdr) + Libc.CmsgAlign(sizeof(int) * Libc.ScmMaxFd);
+        var control = stackalloc byte[controlSize];
+        fixed (byte* data = buffer)
+        {
+            var iov = new Libc.iovec { iov_base = data, iov_len = (nuint)buffer.Length };
+            var message = new Libc.msghdr
+            {
+                msg_iov = &iov,
+                msg_iovlen = 1,
+                msg_control = control,
+                msg_controllen = (nuint)controlSize,
+            };
+            // SAFETY: iov, message and control live on this frame; data is pinned by fixed; the
+            // SafeHandle keeps the descriptor from being closed (and reused) during the call.
+            var received = Libc.recvmsg(_socket.SafeHandle, &message, Libc.MSG_DONTWAIT | Libc.MSG_CMSG_CLOEXEC);
+            if (received < 0)
+            {
+                var errno = Marshal.GetLastPInvokeError();
+                if (errno is Libc.EAGAIN or Libc.EINTR)
+                {
+                    return -1;
+                }
+
+                throw new SocketException(errno);
+            }
+
+            KeepPassedFds(control, (int)message.msg_controllen);
+            if ((message.msg_flags & Libc.MSG_CTRUNC) != 0)
+            {
+                _log.Warning("API connection {Connection}: more file descriptors were passed than one message can carry ({Max}); the kernel closed the rest",
+                    ConnectionId, Libc.ScmMaxFd);
+            }
+
+            return (int)received;
+        }
+    }
+
+    private unsafe void KeepPassedFds(byte* control, int length)
+    {
+        var offset = 0;
+        while (offset + sizeof(Libc.cmsghdr) <= length)
+        {
+            var header = (Libc.cmsghdr*)(control + offset);
+            var messageLength = (int)header->cmsg_len;
+            if (messageLength < sizeof(Libc.cmsghdr))
+            {
+                break;
+            }
+
+            if (header->cmsg_level == Libc.SOL_SOCKET && header->cmsg_type == Libc.SCM_RIGHTS)
+            {
+                var fds = new ReadOnlySpan<int>(control + offset + sizeof(Libc.cmsghdr), (messageLength - sizeof(Libc.cmsghdr)) / sizeof(int));
+                lock (_fdLock)
+                {
+                    _passedFds.AddRange(fds);
+                }
+            }
+
+            offset += Libc.CmsgAlign(messageLength);
+        }
+    }
+
+    private async Task SendLoopAsync()
+    {
+        Exception? error = null;
+        var reader = _output.Reader;
+        try
+        {
+            while (true)
+            {
+                var read = await reader.ReadAsync();
+                if (read.IsCanceled)
+                {
+                    break;
+                }
+
+                var buffer = read.Buffer;
+                foreach (var segment in buffer)
+                {
+                    var remaining = segment;
+                    while (!remaining.IsEmpty)
+                    {
+                        var sent = await _socket.SendAsync(remaining, SocketFlags.None);
+                        remaining = remaining[sent..];
+                    }
+                }
+
+                reader.AdvanceTo(buffer.End);
+                if (read.IsCompleted)
+                {
+                    break;
+                }
+            }
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+            error = e;
+        }
+        finally
+        {
+            await reader.CompleteAsync(error);
+            // Kestrel is done with this connection (or it broke): the receive loop ends too.
+            CloseSocket();
+        }
+    }
+
+    private void CloseSocket()
+    {
+        try
+        {
+            _socket.Shutdown(SocketShutdown.Both);
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+            // Already closed by the client or by us.
+        }
+
+        _socket.Dispose();
+    }
+
+    private void FireConnectionClosed()
+    {
+        if (Interlocked.Exchange(ref _closedFired, 1) == 0)
+        {
+            // Kestrel's callbacks on this token may take locks: not on this loop's stack.
+            ThreadPool.UnsafeQueueUserWorkItem(static source =>
+            {
+                try
+                {
+                    source.Cancel();
+                }
+                catch (ObjectDisposedException)
+                {
+                    // Kestrel already disposed the connection: nobody is left to tell.
+                }
+            }, _closed, preferLocal: false);
+        }
+    }
+
+    private sealed class DuplexPipe(PipeReader input, PipeWriter output) : IDuplexPipe
+    {
+        public PipeReader Input { get; } = input;
+
+        public PipeWriter Output { get; } = output;
+    }
+}
