@@ -25,37 +25,31 @@ internal static partial class ChRemoteCli
         yield return Add("add-vdpa", ApiCatalog.VmAddVdpa, "vdpa_config", RemoteOptions.AddVdpa, ApiJsonContext.Default.VdpaConfig);
         yield return Add("add-vsock", ApiCatalog.VmAddVsock, "vsock_config", RemoteOptions.AddVsock, ApiJsonContext.Default.VsockConfig);
         yield return WithArgument("add-net", ApiCatalog.VmAddNet, "net_config", "Add a network device to the VM",
-            text => WithoutFds(RemoteOptions.AddNet(text), r => ApiJson.Serialize(r.Body, ApiJsonContext.Default.NetConfig), r => r.Fds));
+            text => BodyOf(RemoteOptions.AddNet(text), r => ApiJson.Serialize(r.Body, ApiJsonContext.Default.NetConfig), r => r.Fds));
         yield return WithArgument("add-device", ApiCatalog.VmAddDevice, "device_config", "Add a VFIO device to the VM",
-            text => WithoutFds(RemoteOptions.AddDevice(text), r => ApiJson.Serialize(r.Body, ApiJsonContext.Default.DeviceConfig), r => r.Fds));
+            text => BodyOf(RemoteOptions.AddDevice(text), r => ApiJson.Serialize(r.Body, ApiJsonContext.Default.DeviceConfig), r => r.Fds));
         yield return WithArgument("restore", ApiCatalog.VmRestore, "restore_config", "Restore a VM from a snapshot",
-            text => WithoutFds(RemoteOptions.Restore(text), r => RemoteJson.Restore(r.Body), r => r.Fds));
+            text => BodyOf(RemoteOptions.Restore(text), r => RemoteJson.Restore(r.Body), r => r.Fds));
         yield return WithArgument("receive-migration", ApiCatalog.VmReceiveMigration, "receive_migration_config",
             "Receive a VM migration",
-            text => WithoutFds(RemoteOptions.ReceiveMigration(text), r => RemoteJson.ReceiveMigration(r.Body), r => r.Fds));
+            text => BodyOf(RemoteOptions.ReceiveMigration(text), r => RemoteJson.ReceiveMigration(r.Body), r => r.Fds));
         yield return WithArgument("send-migration", ApiCatalog.VmSendMigration, "send_migration_config", "Send a VM migration",
-            text => WithoutFds(RemoteOptions.SendMigration(text), RemoteJson.SendMigration, _ => []));
+            text => BodyOf(RemoteOptions.SendMigration(text), RemoteJson.SendMigration, _ => []));
     }
 
     private static Command Add<T>(string name, ApiAction action, string argument, Func<string, OptionResult<T>> parse, JsonTypeInfo<T> json) =>
         WithArgument(name, action, argument, $"Add a device to the VM ({action.BodySchema} option string)",
-            text => WithoutFds(parse(text), value => ApiJson.Serialize(value, json), _ => []));
+            text => BodyOf(parse(text), value => ApiJson.Serialize(value, json), _ => []));
 
     /// <summary>
-    /// The body of a parsed option string. Descriptors (<c>fd=</c>) would travel as SCM_RIGHTS;
-    /// this ch-remote does not pass descriptors yet, so it refuses them rather than drop them.
+    /// The body of a parsed option string, and the descriptors (<c>fd=</c>, <c>net_fds</c>,
+    /// <c>vfio_fds</c>, <c>iommufd_fd</c>) that the option parser moved out of it: they are
+    /// this process's open descriptors and travel beside the body as SCM_RIGHTS.
     /// </summary>
-    private static BodyOrError WithoutFds<T>(OptionResult<T> parsed, Func<T, string> body, Func<T, IReadOnlyList<int>> fds)
-    {
-        if (!parsed.TryGet(out var value, out var error))
-        {
-            return new BodyOrError(null, error.Chain);
-        }
-
-        return fds(value).Count > 0
-            ? BodyOrError.Fail("Passing file descriptors (fd=) is not supported by this ch-remote")
-            : BodyOrError.Of(body(value));
-    }
+    private static BodyOrError BodyOf<T>(OptionResult<T> parsed, Func<T, string> body, Func<T, IReadOnlyList<int>> fds) =>
+        parsed.TryGet(out var value, out var error)
+            ? BodyOrError.Of(body(value)) with { Fds = fds(value) }
+            : new BodyOrError(null, error.Chain);
 
     /// <summary>resize, resize-disk, resize-zone: sizes with K/M/G like every other size option.</summary>
     private static IEnumerable<Command> ResizeCommands()
@@ -68,7 +62,7 @@ internal static partial class ChRemoteCli
         resize.Options.Add(memory);
         resize.Options.Add(balloon);
         resize.SetAction((result, ct) => RunAsync(result, ApiCatalog.VmResize,
-            WithoutFds(RemoteOptions.Resize(result.GetValue(cpus), result.GetValue(memory), result.GetValue(balloon)),
+            BodyOf(RemoteOptions.Resize(result.GetValue(cpus), result.GetValue(memory), result.GetValue(balloon)),
                 RemoteJson.Resize, _ => []), ct));
         yield return resize;
 
@@ -78,7 +72,7 @@ internal static partial class ChRemoteCli
         resizeDisk.Options.Add(disk);
         resizeDisk.Options.Add(diskSize);
         resizeDisk.SetAction((result, ct) => RunAsync(result, ApiCatalog.VmResizeDisk,
-            WithoutFds(RemoteOptions.ResizeDisk(result.GetValue(disk)!, result.GetValue(diskSize)!),
+            BodyOf(RemoteOptions.ResizeDisk(result.GetValue(disk)!, result.GetValue(diskSize)!),
                 r => ApiJson.Serialize(r, ApiJsonContext.Default.VmResizeDisk), _ => []), ct));
         yield return resizeDisk;
 
@@ -88,7 +82,7 @@ internal static partial class ChRemoteCli
         resizeZone.Options.Add(zone);
         resizeZone.Options.Add(zoneSize);
         resizeZone.SetAction((result, ct) => RunAsync(result, ApiCatalog.VmResizeZone,
-            WithoutFds(RemoteOptions.ResizeZone(result.GetValue(zone)!, result.GetValue(zoneSize)!),
+            BodyOf(RemoteOptions.ResizeZone(result.GetValue(zone)!, result.GetValue(zoneSize)!),
                 r => ApiJson.Serialize(r, ApiJsonContext.Default.VmResizeZone), _ => []), ct));
         yield return resizeZone;
     }

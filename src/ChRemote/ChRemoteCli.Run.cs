@@ -18,7 +18,7 @@ internal static partial class ChRemoteCli
 
         return await WithTransportAsync(result, async (transport, token) =>
         {
-            var answer = await transport.CallAsync(action, body?.Body, token);
+            var answer = await transport.CallAsync(action, body?.Body, body?.Fds ?? [], token);
             if (!answer.Success)
             {
                 return Fail(ExitCodes.For(answer.Kind ?? ApiErrorKind.Internal), [transport.ErrorHeading, .. answer.Chain]);

@@ -140,9 +140,14 @@ internal static partial class ChRemoteCli
     }
 }
 
-/// <summary>A request body, or the usage error that kept it from being built.</summary>
+/// <summary>
+/// A request body and the descriptors of this process to pass with it (SCM_RIGHTS), or the usage
+/// error that kept it from being built.
+/// </summary>
 internal readonly record struct BodyOrError(string? Body, IReadOnlyList<string>? Error)
 {
+    public IReadOnlyList<int> Fds { get; init; } = [];
+
     public static BodyOrError Of(string body) => new(body, null);
 
     public static BodyOrError Fail(params string[] chain) => new(null, chain);

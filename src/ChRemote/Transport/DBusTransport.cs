@@ -18,9 +18,16 @@ internal sealed class DBusTransport(string serviceName, string objectPath, bool 
     public string ErrorHeading => "D-Bus client error";
 
     // The bus call itself is synchronous; WaitAsync lets --timeout end the wait even so.
-    public Task<CallResult> CallAsync(ApiAction action, string? body, CancellationToken cancellationToken) =>
+    public Task<CallResult> CallAsync(ApiAction action, string? body, IReadOnlyList<int> fds, CancellationToken cancellationToken) =>
         Task.Run(() =>
         {
+            if (fds.Count > 0)
+            {
+                // Upstream drops them silently (contract §7.2); a tap that never arrives is worse than an error.
+                throw new TransportException(ExitCodes.Usage,
+                    [ErrorHeading, "File descriptors (fd=) can only be passed over the REST API socket (--api-socket): the D-Bus methods take a JSON string only"]);
+            }
+
             var client = Connect();
             DBusCallResult answer;
             try

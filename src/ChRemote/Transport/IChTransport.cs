@@ -22,7 +22,11 @@ internal interface IChTransport : IAsyncDisposable
     /// <summary>A name for the first line of an error chain, as upstream ("http client error").</summary>
     string ErrorHeading { get; }
 
-    Task<CallResult> CallAsync(ApiAction action, string? body, CancellationToken cancellationToken);
+    /// <summary>
+    /// Sends one action. <paramref name="fds"/>: descriptors of this process to pass with it
+    /// (SCM_RIGHTS on the REST socket; D-Bus refuses them).
+    /// </summary>
+    Task<CallResult> CallAsync(ApiAction action, string? body, IReadOnlyList<int> fds, CancellationToken cancellationToken);
 
     /// <summary>
     /// Event records as compact JSON lines. <paramref name="since"/>: replay from that seq (REST

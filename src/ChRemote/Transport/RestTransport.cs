@@ -18,7 +18,7 @@ internal sealed class RestTransport(string socketPath) : IChTransport
 
     public string ErrorHeading => "http client error";
 
-    public async Task<CallResult> CallAsync(ApiAction action, string? body, CancellationToken cancellationToken)
+    public async Task<CallResult> CallAsync(ApiAction action, string? body, IReadOnlyList<int> fds, CancellationToken cancellationToken)
     {
         using var socket = await ConnectAsync(cancellationToken);
         var bodyBytes = body is null ? [] : Encoding.UTF8.GetBytes(body);
@@ -31,10 +31,12 @@ internal sealed class RestTransport(string socketPath) : IChTransport
         }
 
         head.Append("\r\n");
-        await socket.SendAsync(Encoding.ASCII.GetBytes(head.ToString()), cancellationToken);
-        if (bodyBytes.Length > 0)
+        byte[] request = [.. Encoding.ASCII.GetBytes(head.ToString()), .. bodyBytes];
+        // Descriptors go with the first chunk (contract §7.1), so the VMM has them with the request head.
+        var sent = fds.Count > 0 ? FdPassing.SendWithFds(socket, request, fds) : 0;
+        if (sent < request.Length)
         {
-            await socket.SendAsync(bodyBytes, cancellationToken);
+            await socket.SendAsync(request.AsMemory(sent), cancellationToken);
         }
 
         var reader = new HttpResponseReader(socket);

@@ -36,6 +36,9 @@ public sealed class RunningVmm : IAsyncDisposable
 
     public string Socket => Path.Combine(_dir.FullName, "api.sock");
     public string Dir => _dir.FullName;
+
+    /// <summary>The cloud-hypervisor process id (its descriptors are under /proc/PID/fd).</summary>
+    public int Pid => _process.Id;
     public string ServiceName { get; }
     public string ObjectPath { get; }
 
