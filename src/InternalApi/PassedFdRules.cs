@@ -32,12 +32,14 @@ internal static class PassedFdRules
     public static ApiError? Restore(RestoreConfig restore, IReadOnlyList<int> fds)
     {
         var nets = restore.NetFds ?? [];
-        var netCount = nets.Aggregate(0UL, static (sum, net) => sum + net.NumFds);
+        // num_fds comes from the client: saturate rather than wrap, so a huge one is a mismatch.
+        var netCount = nets.Aggregate(0UL, static (sum, net) => SaturatingAdd(sum, net.NumFds));
         if (Mismatch("vm.restore", netCount, restore.VfioFds, fds.Count) is { } refused)
         {
             return refused;
         }
 
+        // The count matched, so every num_fds is at most fds.Count and fits an int.
         var next = 0;
         foreach (var net in nets)
         {
@@ -66,12 +68,14 @@ internal static class PassedFdRules
     {
         var vfioCount = (ulong)(vfio?.Count ?? 0);
         var iommufd = vfio is null ? 0UL : 1UL;
-        var expected = netCount + vfioCount + iommufd;
+        var expected = SaturatingAdd(SaturatingAdd(netCount, vfioCount), iommufd);
         return expected == (ulong)received
             ? null
             : ApiError.BadRequest(
                 $"{action} needs {expected} file descriptor(s) passed with the request (net_fds {netCount}, vfio_fds {vfioCount}, iommufd {iommufd}); it came with {received}");
     }
+
+    private static ulong SaturatingAdd(ulong a, ulong b) => b > ulong.MaxValue - a ? ulong.MaxValue : a + b;
 
     private static int? AttachVfio(List<RestoredVfioConfig>? vfio, IReadOnlyList<int> fds, ref int next)
     {

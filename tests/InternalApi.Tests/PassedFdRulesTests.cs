@@ -155,6 +155,20 @@ public sealed class PassedFdRulesTests : IDisposable
         Assert.All(handles, h => Assert.True(h.IsClosed));
     }
 
+    [Theory]
+    [InlineData("""{"source_url":"file:///s","net_fds":[{"id":"a","num_fds":18446744073709551615},{"id":"b","num_fds":1}]}""", 0)]
+    [InlineData("""{"source_url":"file:///s","net_fds":[{"id":"a","num_fds":18446744073709551615}],"vfio_fds":[{"id":"v"}]}""", 1)]
+    public void Restore_with_a_num_fds_that_would_wrap_the_count_is_Bad_Request_and_closes_them(string body, int passed)
+    {
+        var handles = Open(passed);
+
+        var parsed = Parse(ApiCatalog.VmRestore, body, handles);
+
+        Assert.Equal(ApiErrorKind.InvalidArgument, parsed.Error?.Kind);
+        Assert.Contains($"it came with {passed}", parsed.Error!.ToString(), StringComparison.Ordinal);
+        Assert.All(handles, h => Assert.True(h.IsClosed));
+    }
+
     [Fact]
     public void Receive_migration_takes_vfio_fds_then_iommufd()
     {
