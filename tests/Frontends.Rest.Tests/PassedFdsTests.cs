@@ -1,9 +1,7 @@
 using System.Text.Json;
 using CloudHypervisor.Frontends.Rest.Tests.Support;
 using CloudHypervisor.InternalApi;
-using CloudHypervisor.Vmm;
 using Xunit;
-using EventMonitorHub = CloudHypervisor.EventMonitor.EventMonitor;
 
 namespace CloudHypervisor.Frontends.Rest.Tests;
 
@@ -11,47 +9,17 @@ namespace CloudHypervisor.Frontends.Rest.Tests;
 // socket.send_fds, as ch-remote sends them), through the real transport, catalog and Vmm control
 // loop. The server runs in this process, so /proc/self/fd shows exactly which descriptors the VMM
 // holds: each test passes descriptors of its own temp files and counts the links to them.
-#pragma warning disable CA1001 // xunit's IAsyncLifetime.DisposeAsync disposes them.
 public sealed class PassedFdsTests : IAsyncLifetime
-#pragma warning restore CA1001
 {
     private const string CreateBody = """{"payload":{"kernel":"/k"}}""";
 
-    private readonly FakeHypervisor _hypervisor = new();
-    private readonly EventMonitorHub _events = new();
-    private readonly ApiChannel _channel = new();
-    private readonly CancellationTokenSource _cancel = new();
-    private string _directory = null!;
-    private RestServer _server = null!;
-    private Task<int> _loop = null!;
+    private ServedLoop _served = null!;
 
-    private string Socket => Path.Combine(_directory, "api.sock");
+    private string Socket => _served.Socket;
 
-    public async Task InitializeAsync()
-    {
-        _directory = RestHost.NewDirectory();
-        var loop = new VmmControlLoop(_channel, _events, _hypervisor, Serilog.Core.Logger.None,
-            new VmmOptions { BuildVersion = "v54.0.0", Version = "54.0.0", Features = ["kvm"] });
-        _loop = loop.RunAsync(_cancel.Token);
-        _server = await RestServer.StartAsync(new RestServerOptions { SocketPath = Socket }, _channel, _events, Serilog.Core.Logger.None, CancellationToken.None);
-    }
+    public async Task InitializeAsync() => _served = await ServedLoop.StartAsync();
 
-    public async Task DisposeAsync()
-    {
-        await _server.StopAsync();
-        await _cancel.CancelAsync();
-        try
-        {
-            await _loop;
-        }
-        catch (OperationCanceledException)
-        {
-        }
-
-        await _events.DisposeAsync();
-        _cancel.Dispose();
-        Directory.Delete(_directory, recursive: true);
-    }
+    public async Task DisposeAsync() => await _served.DisposeAsync();
 
     private Task<CurlResponse> PutAsync(string action, string body) =>
         Curl.RunAsync(Socket, "-X", "PUT", "http://localhost/api/v1/" + action, "-d", body);
@@ -74,7 +42,7 @@ public sealed class PassedFdsTests : IAsyncLifetime
     /// </summary>
     private string NewTarget(string name)
     {
-        var path = Path.Combine(_directory, name + "-" + Guid.NewGuid().ToString("N")[..8]);
+        var path = Path.Combine(_served.Directory, name + "-" + Guid.NewGuid().ToString("N")[..8]);
         File.WriteAllText(path, name);
         string canonical;
         using (var probe = File.OpenHandle(path))

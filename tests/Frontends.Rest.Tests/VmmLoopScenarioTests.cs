@@ -1,53 +1,21 @@
 using System.Text.Json;
 using CloudHypervisor.Frontends.Rest.Tests.Support;
 using CloudHypervisor.InternalApi;
-using CloudHypervisor.Vmm;
 using Xunit;
-using EventMonitorHub = CloudHypervisor.EventMonitor.EventMonitor;
 
 namespace CloudHypervisor.Frontends.Rest.Tests;
 
 // Scenarios through the real Vmm control loop (src/Vmm) with a hypervisor test double, driven
 // by the real curl: what a user of the socket sees from the whole control plane.
-#pragma warning disable CA1001 // xunit's IAsyncLifetime.DisposeAsync disposes them.
 public sealed class VmmLoopScenarioTests : IAsyncLifetime
-#pragma warning restore CA1001
 {
-    private readonly FakeHypervisor _hypervisor = new();
-    private readonly EventMonitorHub _events = new();
-    private readonly ApiChannel _channel = new();
-    private readonly CancellationTokenSource _cancel = new();
-    private string _directory = null!;
-    private RestServer _server = null!;
-    private Task<int> _loop = null!;
+    private ServedLoop _served = null!;
 
-    private string Socket => Path.Combine(_directory, "api.sock");
+    private string Socket => _served.Socket;
 
-    public async Task InitializeAsync()
-    {
-        _directory = RestHost.NewDirectory();
-        var loop = new VmmControlLoop(_channel, _events, _hypervisor, Serilog.Core.Logger.None,
-            new VmmOptions { BuildVersion = "v54.0.0", Version = "54.0.0", Features = ["kvm"] });
-        _loop = loop.RunAsync(_cancel.Token);
-        _server = await RestServer.StartAsync(new RestServerOptions { SocketPath = Socket }, _channel, _events, Serilog.Core.Logger.None, CancellationToken.None);
-    }
+    public async Task InitializeAsync() => _served = await ServedLoop.StartAsync();
 
-    public async Task DisposeAsync()
-    {
-        await _server.StopAsync();
-        await _cancel.CancelAsync();
-        try
-        {
-            await _loop;
-        }
-        catch (OperationCanceledException)
-        {
-        }
-
-        await _events.DisposeAsync();
-        _cancel.Dispose();
-        Directory.Delete(_directory, recursive: true);
-    }
+    public async Task DisposeAsync() => await _served.DisposeAsync();
 
     private Task<CurlResponse> PutAsync(string action, string? body = null) => body is null
         ? Curl.RunAsync(Socket, "-X", "PUT", "http://localhost/api/v1/" + action)
@@ -89,14 +57,14 @@ public sealed class VmmLoopScenarioTests : IAsyncLifetime
         Assert.Equal(204, (await PutAsync("vm.shutdown")).Status);
         Assert.Equal(204, (await PutAsync("vm.delete")).Status);
         Assert.Equal(404, (await GetAsync("vm.info")).Status);
-        Assert.Contains("boot", _hypervisor.Calls);
-        Assert.Contains("pause", _hypervisor.Calls);
+        Assert.Contains("boot", _served.Hypervisor.Calls);
+        Assert.Contains("pause", _served.Hypervisor.Calls);
     }
 
     [Fact]
     public async Task During_a_slow_boot_reads_answer_at_once_and_a_conflict_is_429_with_Retry_After()
     {
-        _hypervisor.BootGate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _served.Hypervisor.BootGate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         Assert.Equal(204, (await PutAsync("vm.create", """{"payload":{"kernel":"/k"}}""")).Status);
 
         var boot = PutAsync("vm.boot");
@@ -109,7 +77,7 @@ public sealed class VmmLoopScenarioTests : IAsyncLifetime
         Assert.NotNull(pause.Header("Retry-After"));
         Assert.Equal(["Error from API", "The VM could not be paused"], Chain(pause)[..2]);
 
-        _hypervisor.BootGate.SetResult();
+        _served.Hypervisor.BootGate.SetResult();
         Assert.Equal(204, (await boot).Status);
         Assert.Equal("Running", State(await GetAsync("vm.info")));
     }
@@ -121,13 +89,13 @@ public sealed class VmmLoopScenarioTests : IAsyncLifetime
 
         Assert.Equal(200, shutdown.Status);
         Assert.Equal("0", shutdown.Header("Content-Length"));
-        Assert.Equal(0, await _loop.WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.Equal(0, await _served.Loop.WaitAsync(TimeSpan.FromSeconds(10)));
     }
 
     [Fact]
     public async Task The_event_stream_shows_the_loops_lifecycle_events_in_seq_order()
     {
-        var since = _events.NextSeq;
+        var since = _served.Events.NextSeq;
         Assert.Equal(204, (await PutAsync("vm.create", """{"payload":{"kernel":"/k"}}""")).Status);
         Assert.Equal(204, (await PutAsync("vm.boot")).Status);
         Assert.Equal(204, (await PutAsync("vm.pause")).Status);

@@ -2,6 +2,7 @@ using System.ComponentModel;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using CloudHypervisor.ChRemote.Interop;
+using CloudHypervisor.Interop;
 
 namespace CloudHypervisor.ChRemote.Transport;
 
@@ -39,12 +40,12 @@ internal static class FdPassing
     /// returns how many bytes went; the caller sends the rest as usual. Blocking: the socket is
     /// fresh and the request is small, so the kernel takes it at once.
     /// </summary>
-    public static unsafe int SendWithFds(Socket socket, ReadOnlySpan<byte> data, IReadOnlyList<int> fds)
+    public static int SendWithFds(Socket socket, ReadOnlySpan<byte> data, IReadOnlyList<int> fds)
     {
-        if (fds.Count > Libc.ScmMaxFd)
+        if (fds.Count > ScmRights.MaxFds)
         {
             throw new TransportException(ExitCodes.Usage,
-                ["http client error", $"{fds.Count} file descriptors cannot be passed in one request: the kernel's limit is {Libc.ScmMaxFd}"]);
+                ["http client error", $"{fds.Count} file descriptors cannot be passed in one request: the kernel's limit is {ScmRights.MaxFds}"]);
         }
 
         foreach (var fd in fds)
@@ -52,43 +53,20 @@ internal static class FdPassing
             CheckInherited(fd);
         }
 
-        var dataSize = sizeof(int) * fds.Count;
-        var controlSize = sizeof(Libc.cmsghdr) + Libc.CmsgAlign(dataSize);
-        var control = stackalloc byte[controlSize];
-        new Span<byte>(control, controlSize).Clear();
-        var header = (Libc.cmsghdr*)control;
-        header->cmsg_len = (nuint)(sizeof(Libc.cmsghdr) + dataSize);
-        header->cmsg_level = Libc.SOL_SOCKET;
-        header->cmsg_type = Libc.SCM_RIGHTS;
-        var slots = new Span<int>(control + sizeof(Libc.cmsghdr), fds.Count);
-        for (var i = 0; i < fds.Count; i++)
+        int[] numbers = [.. fds];
+        while (true)
         {
-            slots[i] = fds[i];
-        }
-
-        fixed (byte* bytes = data)
-        {
-            var iov = new Libc.iovec { iov_base = bytes, iov_len = (nuint)data.Length };
-            var message = new Libc.msghdr { msg_iov = &iov, msg_iovlen = 1, msg_control = control, msg_controllen = (nuint)controlSize };
-            while (true)
+            var sent = ScmRights.Send(socket.SafeHandle, data, numbers, ScmRights.MSG_NOSIGNAL);
+            if (sent >= 0)
             {
-                // SAFETY: iov, message and control live on this frame and data is pinned; the
-                // SafeHandle keeps the socket open for the call.
-                var sent = Libc.sendmsg(socket.SafeHandle, &message, Libc.MSG_NOSIGNAL);
-                if (sent >= 0)
-                {
-                    return (int)sent;
-                }
+                return (int)sent;
+            }
 
-                var errno = Marshal.GetLastPInvokeError();
-                switch (errno)
-                {
-                    case Libc.EINTR:
-                        continue;
-                    default:
-                        throw new TransportException(ExitCodes.Unreachable,
-                            ["http client error", "Failed to send the request with its file descriptors", new Win32Exception(errno).Message]);
-                }
+            var errno = Marshal.GetLastPInvokeError();
+            if (errno != Libc.EINTR)
+            {
+                throw new TransportException(ExitCodes.Unreachable,
+                    ["http client error", "Failed to send the request with its file descriptors", new Win32Exception(errno).Message]);
             }
         }
     }

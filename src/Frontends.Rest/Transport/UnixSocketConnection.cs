@@ -5,6 +5,7 @@ using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using CloudHypervisor.Frontends.Rest.Interop;
 using CloudHypervisor.InternalApi;
+using CloudHypervisor.Interop;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.AspNetCore.Http.Features;
@@ -41,6 +42,7 @@ internal sealed class UnixSocketConnection : ConnectionContext,
     private readonly Lock _fdLock = new();
     private readonly FeatureCollection _features = new();
     private List<int> _passedFds = [];
+    private readonly List<int> _received = []; // Receive loop only.
     private Task _receiving = Task.CompletedTask;
     private Task _sending = Task.CompletedTask;
     private int _closedFired;
@@ -158,71 +160,36 @@ internal sealed class UnixSocketConnection : ConnectionContext,
     }
 
     /// <summary>
-    /// One non-blocking recvmsg into <paramref name="buffer"/>: the byte count, 0 at end of input,
-    /// -1 when there was nothing to read after all. Descriptors that came along are kept.
+    /// One non-blocking recvmsg into <paramref name="buffer"/> (a plain recv would make the kernel
+    /// close passed descriptors): the byte count, 0 at end of input, -1 when there was nothing to
+    /// read after all. Descriptors that came along are kept for <see cref="Take"/>.
     /// </summary>
-    private unsafe int Receive(Span<byte> buffer)
+    private int Receive(Span<byte> buffer)
     {
-        var controlSize = sizeof(Libc.cmsghdr) + Libc.CmsgAlign(sizeof(int) * Libc.ScmMaxFd);
-        var control = stackalloc byte[controlSize];
-        fixed (byte* data = buffer)
+        var fds = _received;
+        fds.Clear();
+        var received = ScmRights.Receive(_socket.SafeHandle, buffer, fds, ScmRights.MSG_DONTWAIT | ScmRights.MSG_CMSG_CLOEXEC, out var truncated);
+        if (received < 0)
         {
-            var iov = new Libc.iovec { iov_base = data, iov_len = (nuint)buffer.Length };
-            var message = new Libc.msghdr
-            {
-                msg_iov = &iov,
-                msg_iovlen = 1,
-                msg_control = control,
-                msg_controllen = (nuint)controlSize,
-            };
-            // SAFETY: iov, message and control live on this frame; data is pinned by fixed; the
-            // SafeHandle keeps the descriptor from being closed (and reused) during the call.
-            var received = Libc.recvmsg(_socket.SafeHandle, &message, Libc.MSG_DONTWAIT | Libc.MSG_CMSG_CLOEXEC);
-            if (received < 0)
-            {
-                var errno = Marshal.GetLastPInvokeError();
-                if (errno is Libc.EAGAIN or Libc.EINTR)
-                {
-                    return -1;
-                }
-
-                throw new SocketException(errno);
-            }
-
-            KeepPassedFds(control, (int)message.msg_controllen);
-            if ((message.msg_flags & Libc.MSG_CTRUNC) != 0)
-            {
-                _log.Warning("API connection {Connection}: more file descriptors were passed than one message can carry ({Max}); the kernel closed the rest",
-                    ConnectionId, Libc.ScmMaxFd);
-            }
-
-            return (int)received;
+            var errno = Marshal.GetLastPInvokeError();
+            return errno is Libc.EAGAIN or Libc.EINTR ? -1 : throw new SocketException(errno);
         }
-    }
 
-    private unsafe void KeepPassedFds(byte* control, int length)
-    {
-        var offset = 0;
-        while (offset + sizeof(Libc.cmsghdr) <= length)
+        if (fds.Count > 0)
         {
-            var header = (Libc.cmsghdr*)(control + offset);
-            var messageLength = (int)header->cmsg_len;
-            if (messageLength < sizeof(Libc.cmsghdr))
+            lock (_fdLock)
             {
-                break;
+                _passedFds.AddRange(fds);
             }
-
-            if (header->cmsg_level == Libc.SOL_SOCKET && header->cmsg_type == Libc.SCM_RIGHTS)
-            {
-                var fds = new ReadOnlySpan<int>(control + offset + sizeof(Libc.cmsghdr), (messageLength - sizeof(Libc.cmsghdr)) / sizeof(int));
-                lock (_fdLock)
-                {
-                    _passedFds.AddRange(fds);
-                }
-            }
-
-            offset += Libc.CmsgAlign(messageLength);
         }
+
+        if (truncated)
+        {
+            _log.Warning("API connection {Connection}: more file descriptors were passed than one message can carry ({Max}); the kernel closed the rest",
+                ConnectionId, ScmRights.MaxFds);
+        }
+
+        return (int)received;
     }
 
     private async Task SendLoopAsync()
