@@ -5,7 +5,9 @@ namespace CloudHypervisor.Vmm.Devices.Console;
 /// <summary>
 /// Mode Socket (serial only, as upstream): a Unix listening socket at the given path. One client
 /// at a time gets the output and can type input; a new client replaces the previous one. Output
-/// with no client connected is dropped.
+/// with no client connected is dropped. Connections are accepted by a thread of their own,
+/// blocked in accept(2), so a client that connects before the guest writes gets that output
+/// even when the thread pool is busy (an async accept's continuation could run too late).
 /// </summary>
 public sealed class SocketConsole : IConsoleBackend
 {
@@ -26,7 +28,7 @@ public sealed class SocketConsole : IConsoleBackend
         _listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         _listener.Bind(new UnixDomainSocketEndPoint(path));
         _listener.Listen(1);
-        _ = Task.Run(AcceptLoop);
+        new Thread(AcceptLoop) { IsBackground = true, Name = "serial-socket-accept" }.Start();
     }
 
     public string Mode => "Socket";
@@ -57,16 +59,17 @@ public sealed class SocketConsole : IConsoleBackend
 
     public void StartInput(Action<byte[]> input) => _input = input;
 
-    private async Task AcceptLoop()
+    private void AcceptLoop()
     {
         while (!_stop.IsCancellationRequested)
         {
             Socket client;
             try
             {
-                client = await _listener.AcceptAsync(_stop.Token);
+                // Blocking: Dispose closes the listener, which ends this call.
+                client = _listener.Accept();
             }
-            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or SocketException)
+            catch (Exception e) when (e is ObjectDisposedException or SocketException)
             {
                 return;
             }
