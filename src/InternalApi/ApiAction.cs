@@ -108,6 +108,10 @@ public sealed class ApiAction
 
     public override string ToString() => Name;
 
+    /// <summary>vmm.ping, vm.info and vmm.shutdown: upstream ignores any body they are sent (contract §1.5).</summary>
+    internal static Func<ReadOnlyMemory<byte>, PassedFds, ApiCommandOrError> BodyIgnored(Func<ApiCommand> make) =>
+        (_, _) => new ApiCommandOrError(make());
+
     internal static Func<ReadOnlyMemory<byte>, PassedFds, ApiCommandOrError> NoBody(Func<ApiCommand> make) =>
         (body, _) => body.IsEmpty
             ? new ApiCommandOrError(make())

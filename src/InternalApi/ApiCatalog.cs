@@ -12,12 +12,12 @@ public static class ApiCatalog
     public static readonly ApiAction VmmPing = new(
         "vmm.ping", ApiVerb.Get, null, null, ApiReplyKind.Json, "VmmPingResponse",
         "",
-        ApiAction.NoBody(static () => new VmmPingCommand()));
+        ApiAction.BodyIgnored(static () => new VmmPingCommand()));
 
     public static readonly ApiAction VmmShutdown = new(
         "vmm.shutdown", ApiVerb.Put, null, null, ApiReplyKind.EmptyOk, null,
         "The VMM could not shutdown",
-        ApiAction.NoBody(static () => new VmmShutdownCommand()));
+        ApiAction.BodyIgnored(static () => new VmmShutdownCommand()));
 
     public static readonly ApiAction VmCreate = new(
         "vm.create", ApiVerb.Put, "VmConfig", "vm_config", ApiReplyKind.NoContent, null,
@@ -72,7 +72,7 @@ public static class ApiCatalog
     public static readonly ApiAction VmInfo = new(
         "vm.info", ApiVerb.Get, null, null, ApiReplyKind.Json, "VmInfo",
         "The VM info is not available",
-        ApiAction.NoBody(static () => new VmInfoCommand()));
+        ApiAction.BodyIgnored(static () => new VmInfoCommand()));
 
     public static readonly ApiAction VmCounters = new(
         "vm.counters", ApiVerb.Get, null, null, ApiReplyKind.Json, "VmCounters",

@@ -83,6 +83,18 @@ public sealed class BadInputTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_body_on_ping_or_info_is_ignored_as_upstream_does()
+    {
+        var ping = await _host.CurlAsync("-X", "GET", "http://localhost/api/v1/vmm.ping", "-d", "not even json");
+        Assert.Equal(200, ping.Status);
+        Assert.Contains("\"version\"", ping.Body, StringComparison.Ordinal);
+
+        Assert.Equal(204, (await _host.CurlAsync("-X", "PUT", "http://localhost/api/v1/vm.create", "-d", "{}")).Status);
+        var info = await _host.CurlAsync("-X", "GET", "http://localhost/api/v1/vm.info", "-d", "{\"x\":1}");
+        Assert.Equal(200, info.Status);
+    }
+
+    [Fact]
     public async Task Absolute_form_request_targets_are_served()
     {
         var response = await _host.CurlAsync("--request-target", "http://localhost/api/v1/vmm.ping", "http://localhost/");
