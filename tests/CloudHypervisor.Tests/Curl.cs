@@ -1,61 +1,18 @@
-using System.Diagnostics;
+using CloudHypervisor.TestSupport;
 
 namespace CloudHypervisor.Tests;
 
-/// <summary>The real curl, over the API's Unix socket, as users drive upstream.</summary>
+/// <summary>The real curl (<see cref="TestSupport.Curl"/>) on the API socket, one action at a time.</summary>
 internal static class Curl
 {
-    public sealed record Response(int Status, string Body, string Headers);
-
-    public static async Task<Response> SendAsync(string socket, string method, string action, string? body = null)
-    {
-        var info = new ProcessStartInfo("curl")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var arg in new[] { "--silent", "--show-error", "--include", "--max-time", "20", "--unix-socket", socket, "-X", method })
-        {
-            info.ArgumentList.Add(arg);
-        }
-
-        if (body is not null)
-        {
-            info.ArgumentList.Add("-H");
-            info.ArgumentList.Add("Content-Type: application/json");
-            info.ArgumentList.Add("--data");
-            info.ArgumentList.Add(body);
-        }
-
-        info.ArgumentList.Add($"http://localhost/api/v1/{action}");
-        Process process;
-        try
-        {
-            process = Process.Start(info)!;
-        }
-        catch (System.ComponentModel.Win32Exception e)
-        {
-            throw new InvalidOperationException("curl is required for these tests (Debian package curl)", e);
-        }
-
-        using (process)
-        {
-            var output = await process.StandardOutput.ReadToEndAsync();
-            var error = await process.StandardError.ReadToEndAsync();
-            await process.WaitForExitAsync();
-            if (process.ExitCode != 0)
-            {
-                throw new InvalidOperationException($"curl {method} {action} failed ({process.ExitCode}): {error}");
-            }
-
-            var split = output.IndexOf("\r\n\r\n", StringComparison.Ordinal);
-            var headers = split < 0 ? output : output[..split];
-            var responseBody = split < 0 ? "" : output[(split + 4)..];
-            var status = int.Parse(headers.Split(' ', 3)[1]);
-            return new Response(status, responseBody, headers);
-        }
-    }
+    /// <summary>One action: <c>curl -X METHOD [--data BODY] http://localhost/api/v1/ACTION</c>.</summary>
+    public static Task<CurlResponse> SendAsync(string socket, string method, string action, string? body = null) =>
+        TestSupport.Curl.RunAsync(socket,
+        [
+            "-X", method,
+            .. body is null ? Array.Empty<string>() : ["-H", "Content-Type: application/json", "--data", body],
+            $"http://localhost/api/v1/{action}",
+        ]);
 
     /// <summary>Waits until the API answers vmm.ping, or fails after <paramref name="timeout"/>.</summary>
     public static async Task WaitForApiAsync(string socket, Executable process, TimeSpan timeout)

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 using System.Text;
+using CloudHypervisor.TestSupport;
 
 namespace CloudHypervisor.Tests;
 
@@ -80,26 +81,7 @@ internal sealed partial class Executable : IDisposable
 
     private static Executable Start(string program, IEnumerable<string> args, IReadOnlyDictionary<string, string?>? environment)
     {
-        var info = new ProcessStartInfo(program)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = true,
-            UseShellExecute = false,
-        };
-        foreach (var arg in args)
-        {
-            info.ArgumentList.Add(arg);
-        }
-
-        // A test run under systemd must not switch the child to journald logging.
-        info.Environment.Remove("JOURNAL_STREAM");
-        info.Environment.Remove("NOTIFY_SOCKET");
-        foreach (var (name, value) in environment ?? new Dictionary<string, string?>())
-        {
-            info.Environment[name] = value;
-        }
-
+        var info = Children.StartInfo(program, args, environment);
         var process = new Process { StartInfo = info };
         var executable = new Executable(process);
         process.OutputDataReceived += (_, e) => Append(executable._stdout, e.Data);

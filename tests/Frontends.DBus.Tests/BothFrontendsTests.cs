@@ -110,7 +110,7 @@ public sealed class BothFrontendsTests
         // Every record after vmm/starting came as a signal, identical and in the same order.
         // vmm/starting itself is replayed to the bus when the server starts, which may be just
         // before or just after this listener subscribed: it is left out of the comparison.
-        Assert.True(await Tools.EventuallyAsync(() => Task.FromResult(Count(signals) >= file.Count - 1), TimeSpan.FromSeconds(5)));
+        Assert.True(await Tools.EventuallyAsync(() => Task.FromResult(Count(signals) >= file.Count - 1), TimeSpan.FromSeconds(20)));
         lock (signals)
         {
             Assert.Equal(file.Skip(1), signals.Where(s => JsonDocument.Parse(s).RootElement.GetProperty("seq").GetInt64() > 0));

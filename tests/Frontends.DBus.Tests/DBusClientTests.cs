@@ -78,7 +78,7 @@ public sealed class DBusClientTests(ITestOutputHelper output) : IAsyncLifetime
                     return Task.FromResult(received.Count >= 3);
                 }
             },
-            TimeSpan.FromSeconds(5)));
+            TimeSpan.FromSeconds(20)));
         lock (received)
         {
             Assert.Equal(

@@ -58,7 +58,7 @@ public sealed class EventSignalTests
             channel, events, new LogCollector().Logger, CancellationToken.None);
         try
         {
-            Assert.True(await Tools.EventuallyAsync(() => Task.FromResult(Count(received) >= 1), TimeSpan.FromSeconds(5)));
+            Assert.True(await Tools.EventuallyAsync(() => Task.FromResult(Count(received) >= 1), TimeSpan.FromSeconds(20)));
             lock (received)
             {
                 Assert.Equal(EventFormat.Pretty(starting), received[0]);

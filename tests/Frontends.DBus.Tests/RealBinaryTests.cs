@@ -71,7 +71,7 @@ public sealed class RealBinaryTests : IAsyncLifetime
         Assert.Equal(
             ["vmm/starting", "vm/booting", "vm/booting", "vm/deleted", "vmm/shutdown"],
             file.Select(r => JsonDocument.Parse(r).RootElement).Select(r => r.GetProperty("source").GetString() + "/" + r.GetProperty("event").GetString()));
-        Assert.True(await Tools.EventuallyAsync(() => Task.FromResult(Count(signals) >= file.Length - 1), TimeSpan.FromSeconds(5)));
+        Assert.True(await Tools.EventuallyAsync(() => Task.FromResult(Count(signals) >= file.Length - 1), TimeSpan.FromSeconds(20)));
         lock (signals)
         {
             // vmm/starting went out before this listener existed; every later record came as a signal.

@@ -1,5 +1,3 @@
-using System.Diagnostics;
-
 namespace CloudHypervisor.TestSupport;
 
 /// <summary>What a command-line client printed and how it exited.</summary>
@@ -39,23 +37,8 @@ public static class Tools
 
     public static async Task<ToolResult> RunAsync(string tool, params string[] args)
     {
-        var start = new ProcessStartInfo(Require(tool))
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var a in args)
-        {
-            start.ArgumentList.Add(a);
-        }
-
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        await process.WaitForExitAsync(timeout.Token);
-        return new ToolResult(process.ExitCode, (await stdout).TrimEnd('\n'), (await stderr).TrimEnd('\n'));
+        var run = await Children.RunAsync(Children.StartInfo(Require(tool), args), limit: TimeSpan.FromSeconds(30));
+        return run with { Stdout = run.Stdout.TrimEnd('\n'), Stderr = run.Stderr.TrimEnd('\n') };
     }
 
     /// <summary>Polls <paramref name="condition"/> until it holds or <paramref name="timeout"/> passes.</summary>

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Text;
 
-namespace CloudHypervisor.Frontends.Rest.Tests.Support;
+namespace CloudHypervisor.TestSupport;
 
 /// <summary>One HTTP answer as the real <c>curl</c> binary saw it.</summary>
 public sealed record CurlResponse(int Status, string StatusLine, IReadOnlyDictionary<string, string> Headers, string Body)
