@@ -45,9 +45,25 @@ command -v dotnet >/dev/null || { echo "build.sh: the .NET 10 SDK (dotnet) is re
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 rm -rf out/lib out/cloud-hypervisor out/ch-remote
 mkdir -p out/lib
-for project in CloudHypervisor ChRemote; do
-  dotnet publish "src/$project/$project.csproj" -c Release -p:DBusApi=$dbus \
+# ReadyToRun: our assemblies are compiled ahead of time, so the VMM starts about a third sooner
+# (bench/README.md). It needs the crossgen2 package from NuGet; without it, publish plain IL.
+case "$(uname -m)" in
+  x86_64) r2r=(-r linux-x64 --self-contained false -p:PublishReadyToRun=true) ;;
+  aarch64) r2r=(-r linux-arm64 --self-contained false -p:PublishReadyToRun=true) ;;
+  *) r2r=() ;;
+esac
+publish() { # project, extra arguments
+  local project=$1; shift
+  dotnet publish "src/$project/$project.csproj" -c Release -p:DBusApi=$dbus "$@" \
     -o out/lib --nologo -v quiet -clp:ErrorsOnly
+}
+for project in CloudHypervisor ChRemote; do
+  if ! publish "$project" "${r2r[@]}"; then
+    [ ${#r2r[@]} -gt 0 ] || exit 1
+    echo "build.sh: the ReadyToRun publish failed (is the crossgen2 package reachable?); publishing without it" >&2
+    r2r=()
+    publish "$project"
+  fi
 done
 ln -sf lib/cloud-hypervisor out/cloud-hypervisor
 ln -sf lib/ch-remote out/ch-remote

@@ -15,15 +15,15 @@ internal static partial class ChRemoteCli
     /// </summary>
     private static IEnumerable<Command> OptionStringCommands()
     {
-        yield return Add("add-disk", ApiCatalog.VmAddDisk, "disk_config", RemoteOptions.AddDisk, ApiJsonContext.Default.DiskConfig);
-        yield return Add("add-fs", ApiCatalog.VmAddFs, "fs_config", RemoteOptions.AddFs, ApiJsonContext.Default.FsConfig);
+        yield return Add("add-disk", ApiCatalog.VmAddDisk, "disk_config", RemoteOptions.AddDisk, static () => ApiJsonContext.Default.DiskConfig);
+        yield return Add("add-fs", ApiCatalog.VmAddFs, "fs_config", RemoteOptions.AddFs, static () => ApiJsonContext.Default.FsConfig);
         yield return Add("add-generic-vhost-user", ApiCatalog.VmAddGenericVhostUser, "generic_vhost_user_config",
-            RemoteOptions.AddGenericVhostUser, ApiJsonContext.Default.GenericVhostUserConfig);
-        yield return Add("add-pmem", ApiCatalog.VmAddPmem, "pmem_config", RemoteOptions.AddPmem, ApiJsonContext.Default.PmemConfig);
+            RemoteOptions.AddGenericVhostUser, static () => ApiJsonContext.Default.GenericVhostUserConfig);
+        yield return Add("add-pmem", ApiCatalog.VmAddPmem, "pmem_config", RemoteOptions.AddPmem, static () => ApiJsonContext.Default.PmemConfig);
         yield return Add("add-user-device", ApiCatalog.VmAddUserDevice, "user_device_config",
-            RemoteOptions.AddUserDevice, ApiJsonContext.Default.UserDeviceConfig);
-        yield return Add("add-vdpa", ApiCatalog.VmAddVdpa, "vdpa_config", RemoteOptions.AddVdpa, ApiJsonContext.Default.VdpaConfig);
-        yield return Add("add-vsock", ApiCatalog.VmAddVsock, "vsock_config", RemoteOptions.AddVsock, ApiJsonContext.Default.VsockConfig);
+            RemoteOptions.AddUserDevice, static () => ApiJsonContext.Default.UserDeviceConfig);
+        yield return Add("add-vdpa", ApiCatalog.VmAddVdpa, "vdpa_config", RemoteOptions.AddVdpa, static () => ApiJsonContext.Default.VdpaConfig);
+        yield return Add("add-vsock", ApiCatalog.VmAddVsock, "vsock_config", RemoteOptions.AddVsock, static () => ApiJsonContext.Default.VsockConfig);
         yield return WithArgument("add-net", ApiCatalog.VmAddNet, "net_config", "Add a network device to the VM",
             text => BodyOf(RemoteOptions.AddNet(text), r => ApiJson.Serialize(r.Body, ApiJsonContext.Default.NetConfig), r => r.Fds));
         yield return WithArgument("add-device", ApiCatalog.VmAddDevice, "device_config", "Add a VFIO device to the VM",
@@ -37,9 +37,10 @@ internal static partial class ChRemoteCli
             text => BodyOf(RemoteOptions.SendMigration(text), RemoteJson.SendMigration, _ => []));
     }
 
-    private static Command Add<T>(string name, ApiAction action, string argument, Func<string, OptionResult<T>> parse, JsonTypeInfo<T> json) =>
+    // The JSON type is fetched when the subcommand runs: building one means building its whole model.
+    private static Command Add<T>(string name, ApiAction action, string argument, Func<string, OptionResult<T>> parse, Func<JsonTypeInfo<T>> json) =>
         WithArgument(name, action, argument, $"Add a device to the VM ({action.BodySchema} option string)",
-            text => BodyOf(parse(text), value => ApiJson.Serialize(value, json), _ => []));
+            text => BodyOf(parse(text), value => ApiJson.Serialize(value, json()), _ => []));
 
     /// <summary>
     /// The body of a parsed option string, and the descriptors (<c>fd=</c>, <c>net_fds</c>,

@@ -117,14 +117,17 @@ public sealed class ApiAction
             ? new ApiCommandOrError(make())
             : new ApiCommandOrError(ApiError.BadRequest("this action takes no request body"));
 
-    /// <param name="type">The body's JSON type.</param>
+    /// <param name="type">
+    /// The body's JSON type, fetched at the first parse: a source-generated type is built when its
+    /// property is first read, so reading every action's type up front would build them all at startup.
+    /// </param>
     /// <param name="make">The command for a parsed body.</param>
     /// <param name="attach">
     /// For the actions that take descriptors: writes the received ones into the body, or answers
     /// why they do not fit (then nothing is kept). Null: the action takes none and they are closed.
     /// </param>
     internal static Func<ReadOnlyMemory<byte>, PassedFds, ApiCommandOrError> WithBody<TBody>(
-        JsonTypeInfo<TBody> type, Func<TBody, ApiCommand> make, Func<TBody, IReadOnlyList<int>, ApiError?>? attach = null)
+        Func<JsonTypeInfo<TBody>> type, Func<TBody, ApiCommand> make, Func<TBody, IReadOnlyList<int>, ApiError?>? attach = null)
         where TBody : class =>
         (body, fds) =>
         {
@@ -133,7 +136,7 @@ public sealed class ApiAction
                 return new ApiCommandOrError(ApiError.BadRequest("this action needs a JSON request body"));
             }
 
-            var parsed = ApiJson.Deserialize(body.Span, type);
+            var parsed = ApiJson.Deserialize(body.Span, type());
             if (parsed.Error is { } error)
             {
                 return new ApiCommandOrError(error);

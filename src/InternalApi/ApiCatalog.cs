@@ -22,7 +22,7 @@ public static class ApiCatalog
     public static readonly ApiAction VmCreate = new(
         "vm.create", ApiVerb.Put, "VmConfig", "vm_config", ApiReplyKind.NoContent, null,
         "The VM could not be created",
-        ApiAction.WithBody(ApiJsonContext.Default.VmConfig, static c =>
+        ApiAction.WithBody(static () => ApiJsonContext.Default.VmConfig, static c =>
         {
             // vm.create takes no descriptors; numbers in the JSON are cleared (contract §1.6).
             c.ClearFileDescriptors();
@@ -82,94 +82,94 @@ public static class ApiCatalog
     public static readonly ApiAction VmResize = new(
         "vm.resize", ApiVerb.Put, "VmResize", "vm_resize", ApiReplyKind.NoContent, null,
         "The VM could not be resized",
-        ApiAction.WithBody(ApiJsonContext.Default.VmResize, static c => new VmResizeCommand(c)));
+        ApiAction.WithBody(static () => ApiJsonContext.Default.VmResize, static c => new VmResizeCommand(c)));
 
     public static readonly ApiAction VmResizeDisk = new(
         "vm.resize-disk", ApiVerb.Put, "VmResizeDisk", "vm_resize_disk", ApiReplyKind.NoContent, null,
         "The disk could not be resized",
-        ApiAction.WithBody(ApiJsonContext.Default.VmResizeDisk, static c => new VmResizeDiskCommand(c)));
+        ApiAction.WithBody(static () => ApiJsonContext.Default.VmResizeDisk, static c => new VmResizeDiskCommand(c)));
 
     public static readonly ApiAction VmResizeZone = new(
         "vm.resize-zone", ApiVerb.Put, "VmResizeZone", "vm_resize_zone", ApiReplyKind.NoContent, null,
         "The memory zone could not be resized",
-        ApiAction.WithBody(ApiJsonContext.Default.VmResizeZone, static c => new VmResizeZoneCommand(c)));
+        ApiAction.WithBody(static () => ApiJsonContext.Default.VmResizeZone, static c => new VmResizeZoneCommand(c)));
 
     public static readonly ApiAction VmAddDevice = new(
         "vm.add-device", ApiVerb.Put, "DeviceConfig", "device_config", ApiReplyKind.OptionalJson, "PciDeviceInfo",
         "The device could not be added to the VM",
-        ApiAction.WithBody(ApiJsonContext.Default.DeviceConfig, static c => new VmAddDeviceCommand(c), PassedFdRules.AddDevice));
+        ApiAction.WithBody(static () => ApiJsonContext.Default.DeviceConfig, static c => new VmAddDeviceCommand(c), PassedFdRules.AddDevice));
 
     public static readonly ApiAction VmAddUserDevice = new(
         "vm.add-user-device", ApiVerb.Put, "UserDeviceConfig", "vm_add_user_device", ApiReplyKind.OptionalJson, "PciDeviceInfo",
         "The user device could not be added to the VM",
-        ApiAction.WithBody(ApiJsonContext.Default.UserDeviceConfig, static c => new VmAddUserDeviceCommand(c)));
+        ApiAction.WithBody(static () => ApiJsonContext.Default.UserDeviceConfig, static c => new VmAddUserDeviceCommand(c)));
 
     public static readonly ApiAction VmAddDisk = new(
         "vm.add-disk", ApiVerb.Put, "DiskConfig", "disk_config", ApiReplyKind.OptionalJson, "PciDeviceInfo",
         "The disk could not be added to the VM",
-        ApiAction.WithBody(ApiJsonContext.Default.DiskConfig, static c => new VmAddDiskCommand(c)));
+        ApiAction.WithBody(static () => ApiJsonContext.Default.DiskConfig, static c => new VmAddDiskCommand(c)));
 
     public static readonly ApiAction VmAddFs = new(
         "vm.add-fs", ApiVerb.Put, "FsConfig", "fs_config", ApiReplyKind.OptionalJson, "PciDeviceInfo",
         "The fs could not be added to the VM",
-        ApiAction.WithBody(ApiJsonContext.Default.FsConfig, static c => new VmAddFsCommand(c)));
+        ApiAction.WithBody(static () => ApiJsonContext.Default.FsConfig, static c => new VmAddFsCommand(c)));
 
     public static readonly ApiAction VmAddGenericVhostUser = new(
         "vm.add-generic-vhost-user", ApiVerb.Put, "GenericVhostUserConfig", "generic_vhost_user_config", ApiReplyKind.OptionalJson, "PciDeviceInfo",
         "The generic vhost-user device could not be added to the VM",
-        ApiAction.WithBody(ApiJsonContext.Default.GenericVhostUserConfig, static c => new VmAddGenericVhostUserCommand(c)));
+        ApiAction.WithBody(static () => ApiJsonContext.Default.GenericVhostUserConfig, static c => new VmAddGenericVhostUserCommand(c)));
 
     public static readonly ApiAction VmAddPmem = new(
         "vm.add-pmem", ApiVerb.Put, "PmemConfig", "pmem_config", ApiReplyKind.OptionalJson, "PciDeviceInfo",
         "The pmem device could not be added to the VM",
-        ApiAction.WithBody(ApiJsonContext.Default.PmemConfig, static c => new VmAddPmemCommand(c)));
+        ApiAction.WithBody(static () => ApiJsonContext.Default.PmemConfig, static c => new VmAddPmemCommand(c)));
 
     public static readonly ApiAction VmAddNet = new(
         "vm.add-net", ApiVerb.Put, "NetConfig", "net_config", ApiReplyKind.OptionalJson, "PciDeviceInfo",
         "The network device could not be added to the VM",
-        ApiAction.WithBody(ApiJsonContext.Default.NetConfig, static c => new VmAddNetCommand(c), PassedFdRules.AddNet));
+        ApiAction.WithBody(static () => ApiJsonContext.Default.NetConfig, static c => new VmAddNetCommand(c), PassedFdRules.AddNet));
 
     public static readonly ApiAction VmAddVdpa = new(
         "vm.add-vdpa", ApiVerb.Put, "VdpaConfig", "vdpa_config", ApiReplyKind.OptionalJson, "PciDeviceInfo",
         "The vDPA device could not be added to the VM",
-        ApiAction.WithBody(ApiJsonContext.Default.VdpaConfig, static c => new VmAddVdpaCommand(c)));
+        ApiAction.WithBody(static () => ApiJsonContext.Default.VdpaConfig, static c => new VmAddVdpaCommand(c)));
 
     public static readonly ApiAction VmAddVsock = new(
         "vm.add-vsock", ApiVerb.Put, "VsockConfig", "vsock_config", ApiReplyKind.OptionalJson, "PciDeviceInfo",
         "The vsock device could not be added to the VM",
-        ApiAction.WithBody(ApiJsonContext.Default.VsockConfig, static c => new VmAddVsockCommand(c)));
+        ApiAction.WithBody(static () => ApiJsonContext.Default.VsockConfig, static c => new VmAddVsockCommand(c)));
 
     public static readonly ApiAction VmRemoveDevice = new(
         "vm.remove-device", ApiVerb.Put, "VmRemoveDevice", "vm_remove_device", ApiReplyKind.NoContent, null,
         "The device could not be removed from the VM",
-        ApiAction.WithBody(ApiJsonContext.Default.VmRemoveDevice, static c => new VmRemoveDeviceCommand(c)));
+        ApiAction.WithBody(static () => ApiJsonContext.Default.VmRemoveDevice, static c => new VmRemoveDeviceCommand(c)));
 
     public static readonly ApiAction VmSnapshot = new(
         "vm.snapshot", ApiVerb.Put, "VmSnapshotConfig", "vm_snapshot_config", ApiReplyKind.NoContent, null,
         "The VM could not be snapshotted",
-        ApiAction.WithBody(ApiJsonContext.Default.VmSnapshotConfig, static c => new VmSnapshotCommand(c)));
+        ApiAction.WithBody(static () => ApiJsonContext.Default.VmSnapshotConfig, static c => new VmSnapshotCommand(c)));
 
 #if GUEST_DEBUG
     public static readonly ApiAction VmCoredump = new(
         "vm.coredump", ApiVerb.Put, "VmCoredumpData", "vm_coredump_data", ApiReplyKind.NoContent, null,
         "The VM could not be coredumped",
-        ApiAction.WithBody(ApiJsonContext.Default.VmCoredumpData, static c => new VmCoredumpCommand(c)));
+        ApiAction.WithBody(static () => ApiJsonContext.Default.VmCoredumpData, static c => new VmCoredumpCommand(c)));
 #endif
 
     public static readonly ApiAction VmRestore = new(
         "vm.restore", ApiVerb.Put, "RestoreConfig", "restore_config", ApiReplyKind.NoContent, null,
         "The VM could not be restored",
-        ApiAction.WithBody(ApiJsonContext.Default.RestoreConfig, static c => new VmRestoreCommand(c), PassedFdRules.Restore));
+        ApiAction.WithBody(static () => ApiJsonContext.Default.RestoreConfig, static c => new VmRestoreCommand(c), PassedFdRules.Restore));
 
     public static readonly ApiAction VmReceiveMigration = new(
         "vm.receive-migration", ApiVerb.Put, "ReceiveMigrationData", "receive_migration_data", ApiReplyKind.NoContent, null,
         "Error receiving migration",
-        ApiAction.WithBody(ApiJsonContext.Default.ReceiveMigrationData, static c => new VmReceiveMigrationCommand(c), PassedFdRules.ReceiveMigration));
+        ApiAction.WithBody(static () => ApiJsonContext.Default.ReceiveMigrationData, static c => new VmReceiveMigrationCommand(c), PassedFdRules.ReceiveMigration));
 
     public static readonly ApiAction VmSendMigration = new(
         "vm.send-migration", ApiVerb.Put, "SendMigrationData", "send_migration_data", ApiReplyKind.NoContent, null,
         "Error dispatching the migration worker",
-        ApiAction.WithBody(ApiJsonContext.Default.SendMigrationData, static c => new VmSendMigrationCommand(c)));
+        ApiAction.WithBody(static () => ApiJsonContext.Default.SendMigrationData, static c => new VmSendMigrationCommand(c)));
 
     /// <summary>All actions compiled into this build, in upstream's table order.</summary>
     public static IReadOnlyList<ApiAction> All { get; } =
