@@ -68,6 +68,33 @@ public sealed class SocketActivationTests : IDisposable
         }
     }
 
+    [Theory]
+    [InlineData("socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)")]
+    [InlineData("open('/dev/null')")]
+    public async Task A_descriptor_that_is_not_a_listening_socket_is_a_fatal_error_at_startup(string opened)
+    {
+        // Serving nothing while looking alive would be worse: the service must fail to start.
+        var script = $"""
+            import os, socket
+            f = {opened}
+            os.dup2(f.fileno(), 3)
+            os.set_inheritable(3, True)
+            os.execv({Quote(Executable.Locate())}, ['cloud-hypervisor', '--api-socket', 'fd=3'])
+            """;
+        var info = new ProcessStartInfo("python3") { RedirectStandardError = true, UseShellExecute = false };
+        info.ArgumentList.Add("-c");
+        info.ArgumentList.Add(script);
+        info.Environment.Remove("JOURNAL_STREAM");
+        info.Environment.Remove("NOTIFY_SOCKET");
+        using var vmm = Process.Start(info)!;
+        var stderr = vmm.StandardError.ReadToEndAsync();
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        await vmm.WaitForExitAsync(cts.Token);
+
+        Assert.Equal(1, vmm.ExitCode);
+        Assert.Contains("API socket fd 3 is not a listening Unix stream socket", await stderr, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task The_unit_files_pass_systemd_analyze_verify()
     {

@@ -20,7 +20,25 @@ internal sealed class UnixSocketTransport(Serilog.ILogger log) : IConnectionList
             throw new NotSupportedException($"The API socket transport serves a listening socket by handle, not {endpoint}");
         }
 
-        var socket = new Socket(new SafeSocketHandle((nint)handle.FileHandle, ownsHandle: true));
+        Socket socket;
+        try
+        {
+            socket = new Socket(new SafeSocketHandle((nint)handle.FileHandle, ownsHandle: true));
+        }
+        catch (SocketException e)
+        {
+            throw new IOException($"API socket fd {handle.FileHandle} is not a listening Unix stream socket", e);
+        }
+
+        // An inherited descriptor (--api-socket fd=N, systemd) must already listen: refuse a wrong
+        // one at startup instead of serving nothing.
+        if (socket.AddressFamily != AddressFamily.Unix || socket.SocketType != SocketType.Stream
+            || (int)socket.GetSocketOption(SocketOptionLevel.Socket, SocketOptionName.AcceptConnection)! == 0)
+        {
+            socket.Dispose();
+            throw new IOException($"API socket fd {handle.FileHandle} is not a listening Unix stream socket");
+        }
+
         return new ValueTask<IConnectionListener>(new Listener(socket, endpoint, log));
     }
 
@@ -47,10 +65,17 @@ internal sealed class UnixSocketTransport(Serilog.ILogger log) : IConnectionList
                 {
                     return null;
                 }
-                catch (SocketException e)
+                catch (SocketException e) when (e.SocketErrorCode is SocketError.ConnectionAborted or SocketError.ConnectionReset)
                 {
-                    // A client that gave up before accept (ECONNABORTED) must not stop the server.
+                    // A client that gave up before accept must not stop the server.
                     log.Debug("API socket accept failed: {Error}", e.Message);
+                    continue;
+                }
+                catch (SocketException e) when (e.SocketErrorCode is SocketError.TooManyOpenSockets or SocketError.NoBufferSpaceAvailable)
+                {
+                    // Out of descriptors or memory: wait instead of spinning; the next accept may work.
+                    log.Warning("API socket accept failed: {Error}; retrying", e.Message);
+                    await Task.Delay(100, cancellationToken);
                     continue;
                 }
 
