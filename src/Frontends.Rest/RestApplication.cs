@@ -1,10 +1,10 @@
 using System.Buffers;
+using CloudHypervisor.Frontends.Rest.Transport;
 using CloudHypervisor.InternalApi;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Abstractions;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
-using CloudHypervisor.Frontends.Rest.Transport;
 using EventMonitorHub = CloudHypervisor.EventMonitor.EventMonitor;
 
 namespace CloudHypervisor.Frontends.Rest;
@@ -104,13 +104,15 @@ internal sealed class RestApplication(IApiSender api, EventMonitorHub events, Re
         else if (request.ContentLength is { } declared && declared > options.MaxRequestBodySize)
         {
             // Answer without reading: Kestrel drains or closes the connection after the response.
-            TakePassedFds(context).Dispose();
             parsed = new ApiCommandOrError(TooLarge(declared));
         }
         else
         {
             parsed = await ReadAndParseAsync(context, action);
         }
+
+        // Parse took the descriptors that came with the request; a refused one leaves none behind.
+        TakePassedFds(context).Dispose();
 
         if (parsed.Error is { } invalid)
         {
@@ -174,7 +176,6 @@ internal sealed class RestApplication(IApiSender api, EventMonitorHub events, Re
             if (buffer.Length > options.MaxRequestBodySize)
             {
                 reader.AdvanceTo(buffer.End);
-                TakePassedFds(context).Dispose();
                 return new ApiCommandOrError(TooLarge(buffer.Length));
             }
 
