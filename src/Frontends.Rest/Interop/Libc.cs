@@ -3,8 +3,9 @@ using System.Runtime.InteropServices;
 namespace CloudHypervisor.Frontends.Rest.Interop;
 
 // The only native calls of the REST frontend (DESIGN.md rule 5), with ScmRights.cs: the lock
-// file's flock, and a Unix socket bound and chmod-ed before it listens, so no client can connect
-// while the socket still has the process umask's mode.
+// file's flock, a Unix socket bound and chmod-ed before it listens, so no client can connect
+// while the socket still has the process umask's mode, and poll, which tells a client that has
+// gone (POLLHUP) from one that only finished sending (shutdown(SHUT_WR)).
 internal static partial class Libc
 {
     public const int O_RDWR = 0x2;
@@ -19,8 +20,20 @@ internal static partial class Libc
     public const int EAGAIN = 11;
     public const int EINTR = 4;
 
+    public const short POLLHUP = 0x10;
+
     /// <summary><c>sizeof(sun_path)</c> on Linux.</summary>
     public const int UnixPathMax = 108;
+
+#pragma warning disable CS8981 // libc struct names kept so they grep against the headers.
+    [StructLayout(LayoutKind.Sequential)]
+    public struct pollfd
+    {
+        public int fd;
+        public short events;
+        public short revents;
+    }
+#pragma warning restore CS8981
 
     [StructLayout(LayoutKind.Sequential)]
     public unsafe struct sockaddr_un
@@ -49,4 +62,7 @@ internal static partial class Libc
 
     [LibraryImport("libc", SetLastError = true)]
     public static partial int close(int fd);
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static unsafe partial int poll(pollfd* fds, nuint nfds, int timeout);
 }

@@ -16,9 +16,11 @@ namespace CloudHypervisor.Frontends.Rest.Transport;
 /// One accepted API connection as Kestrel sees it: two pipes and two loops. The receive loop
 /// waits for data with a zero-byte receive, then reads with recvmsg, keeping any SCM_RIGHTS
 /// descriptors for <see cref="IPassedFdsFeature"/>; the send loop writes what Kestrel puts in the
-/// output pipe. End of input (the client's FIN or an error) completes the input pipe and fires
-/// <c>ConnectionClosed</c>, which is how Kestrel learns a client went away (an event stream
-/// ends then); Kestrel completing the output closes the socket.
+/// output pipe. End of input completes the input pipe. When the client is gone (POLLHUP) or the
+/// read failed it also fires <c>ConnectionClosed</c>, which is how Kestrel learns a client went
+/// away (its request is aborted, an event stream ends); a client that only shut down its sending
+/// side (socat, nc -N) still reads, so it gets its answer, as upstream's server gives it.
+/// Kestrel completing the output closes the socket.
 /// </summary>
 internal sealed class UnixSocketConnection : ConnectionContext,
     IConnectionIdFeature, IConnectionTransportFeature, IConnectionItemsFeature, IConnectionLifetimeFeature, IPassedFdsFeature
@@ -113,6 +115,7 @@ internal sealed class UnixSocketConnection : ConnectionContext,
     private async Task ReceiveLoopAsync()
     {
         Exception? error = null;
+        var halfClosed = false;
         var writer = _input.Writer;
         try
         {
@@ -129,7 +132,10 @@ internal sealed class UnixSocketConnection : ConnectionContext,
 
                 if (received == 0)
                 {
-                    break; // The client closed its side.
+                    // End of input. A client that only shut down its sending side (socat, nc -N)
+                    // still reads, so the request it sent gets its answer; one that is gone does not.
+                    halfClosed = !PeerHungUp();
+                    break;
                 }
 
                 writer.Advance(received);
@@ -155,7 +161,34 @@ internal sealed class UnixSocketConnection : ConnectionContext,
         finally
         {
             await writer.CompleteAsync(error);
-            FireConnectionClosed();
+            if (!halfClosed)
+            {
+                FireConnectionClosed();
+            }
+        }
+    }
+
+    /// <summary>
+    /// After end of input: true when the client is gone (POLLHUP: both directions are shut),
+    /// false when it only finished sending and still reads.
+    /// </summary>
+    private unsafe bool PeerHungUp()
+    {
+        var added = false;
+        _socket.SafeHandle.DangerousAddRef(ref added);
+        try
+        {
+            var fd = new Libc.pollfd { fd = (int)_socket.SafeHandle.DangerousGetHandle(), events = Libc.POLLHUP };
+            // SAFETY: fd lives on this frame; the AddRef keeps the descriptor open (and unreused) for the call.
+            var ready = Libc.poll(&fd, 1, 0);
+            return ready < 0 || (ready == 1 && (fd.revents & Libc.POLLHUP) != 0);
+        }
+        finally
+        {
+            if (added)
+            {
+                _socket.SafeHandle.DangerousRelease();
+            }
         }
     }
 
