@@ -34,41 +34,17 @@ public static class Curl
     /// <summary>Runs curl with exactly these arguments and a time limit (30 s unless told).</summary>
     public static async Task<(int Exit, string Stdout, string Stderr)> RunRawAsync(IEnumerable<string> args, int maxTimeSeconds = 30)
     {
-        var start = new ProcessStartInfo(Binary.Value)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var arg in args)
-        {
-            start.ArgumentList.Add(arg);
-        }
-
-        start.ArgumentList.Add("--max-time");
-        start.ArgumentList.Add(maxTimeSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture));
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync();
-        return (process.ExitCode, await stdout, await stderr);
+        var (exit, stdout, stderr) = await Children.RunAsync(
+            Children.StartInfo(Binary.Value, [.. args, "--max-time", maxTimeSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture)]),
+            limit: TimeSpan.FromSeconds(maxTimeSeconds + 30));
+        return (exit, stdout, stderr);
     }
 
     /// <summary>Starts curl and hands back the process for streaming reads (the caller kills it).</summary>
     public static Process Start(IEnumerable<string> args)
     {
-        var start = new ProcessStartInfo(Binary.Value)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-            StandardOutputEncoding = Encoding.UTF8,
-        };
-        foreach (var arg in args)
-        {
-            start.ArgumentList.Add(arg);
-        }
-
+        var start = Children.StartInfo(Binary.Value, args);
+        start.StandardOutputEncoding = Encoding.UTF8;
         return Process.Start(start)!;
     }
 
