@@ -64,7 +64,7 @@ public sealed class EventMonitor : IEventPublisher, IAsyncDisposable
             _ring[record.Seq % _ring.Length] = record;
             foreach (var sink in _sinks)
             {
-                if (!sink.Queue.Writer.TryWrite(record))
+                if (!sink.TryEnqueue(record))
                 {
                     Interlocked.Increment(ref _dropped);
                     (dropped ??= []).Add((sink.Sink.Name, record));
@@ -111,7 +111,7 @@ public sealed class EventMonitor : IEventPublisher, IAsyncDisposable
         {
             foreach (var record in BufferedFrom(0, out _))
             {
-                pump.Queue.Writer.TryWrite(record);
+                pump.TryEnqueue(record);
             }
 
             _sinks.Add(pump);
@@ -154,24 +154,16 @@ public sealed class EventMonitor : IEventPublisher, IAsyncDisposable
     /// </summary>
     public async Task FlushAsync(TimeSpan timeout)
     {
-        long target;
         SinkPump[] sinks;
         lock (_lock)
         {
-            target = _nextSeq;
             sinks = [.. _sinks];
         }
 
         var deadline = Stopwatch.GetTimestamp() + (long)(timeout.TotalSeconds * Stopwatch.Frequency);
         foreach (var sink in sinks)
         {
-            while (sink.Written < target && sink.Queue.Reader.Count > 0 && Stopwatch.GetTimestamp() < deadline)
-            {
-                await Task.Delay(2);
-            }
-
-            // The last record may be mid-write even though the queue is empty.
-            while (sink.Busy && Stopwatch.GetTimestamp() < deadline)
+            while (sink.Pending > 0 && Stopwatch.GetTimestamp() < deadline)
             {
                 await Task.Delay(2);
             }
@@ -228,13 +220,16 @@ public sealed class EventMonitor : IEventPublisher, IAsyncDisposable
     {
         private readonly CancellationTokenSource _stop = new();
         private readonly Task _task;
-        private long _written;
-        private volatile bool _busy;
+        private readonly Channel<EventRecord> _queue;
+
+        // Records queued and not yet written. It grows before a record becomes readable and shrinks
+        // after its write, so zero means this sink has written everything it was given.
+        private long _pending;
 
         public SinkPump(IEventSink sink, int capacity)
         {
             Sink = sink;
-            Queue = Channel.CreateBounded<EventRecord>(new BoundedChannelOptions(capacity)
+            _queue = Channel.CreateBounded<EventRecord>(new BoundedChannelOptions(capacity)
             {
                 SingleReader = true,
                 SingleWriter = false,
@@ -244,15 +239,25 @@ public sealed class EventMonitor : IEventPublisher, IAsyncDisposable
         }
 
         public IEventSink Sink { get; }
-        public Channel<EventRecord> Queue { get; }
-        public long Written => Interlocked.Read(ref _written);
-        public bool Busy => _busy;
+        public long Pending => Interlocked.Read(ref _pending);
+
+        public bool TryEnqueue(EventRecord record)
+        {
+            Interlocked.Increment(ref _pending);
+            if (_queue.Writer.TryWrite(record))
+            {
+                return true;
+            }
+
+            Interlocked.Decrement(ref _pending);
+            return false;
+        }
 
         public void Dispose() => _stop.Dispose();
 
         public async Task StopAsync()
         {
-            Queue.Writer.TryComplete();
+            _queue.Writer.TryComplete();
             try
             {
                 await _task.WaitAsync(TimeSpan.FromSeconds(2));
@@ -265,9 +270,8 @@ public sealed class EventMonitor : IEventPublisher, IAsyncDisposable
 
         private async Task RunAsync()
         {
-            await foreach (var record in Queue.Reader.ReadAllAsync(_stop.Token))
+            await foreach (var record in _queue.Reader.ReadAllAsync(_stop.Token))
             {
-                _busy = true;
                 try
                 {
                     await Sink.WriteAsync(record, _stop.Token);
@@ -279,8 +283,7 @@ public sealed class EventMonitor : IEventPublisher, IAsyncDisposable
 #pragma warning restore CA1031
                 finally
                 {
-                    _busy = false;
-                    Interlocked.Exchange(ref _written, record.Seq + 1);
+                    Interlocked.Decrement(ref _pending);
                 }
             }
         }

@@ -119,6 +119,23 @@ public sealed class EventMonitorTests
         Assert.Equal(10, sink.Records.Count);
     }
 
+    [Fact]
+    public async Task Flush_returns_only_after_the_write_of_a_record_the_pump_has_just_taken()
+    {
+        // The pump takes a record off its queue before writing it: a flush in between must still wait.
+        for (var i = 0; i < 200; i++)
+        {
+            await using var monitor = new EventMonitor();
+            var sink = new RecordingSink(TimeSpan.FromMilliseconds(i % 2));
+            monitor.AddSink(sink);
+            monitor.Publish("vm", "booting");
+
+            await monitor.FlushAsync(TimeSpan.FromSeconds(10));
+
+            Assert.Single(sink.Records);
+        }
+    }
+
     private static List<EventRecord> Drain(EventSubscription subscription)
     {
         var records = new List<EventRecord>();

@@ -52,6 +52,9 @@ public sealed class ServedVmm : IAsyncDisposable
         events.Publish("vmm", "starting");
         var vmm = new ServedVmm(bus, events, RunningVmm.Start(events), "org.cloudhypervisor.T" + Guid.NewGuid().ToString("N")[..12]);
         vmm.Server = await DBusServer.StartAsync(vmm.Options, vmm.Channel, events, vmm.Log.Logger, CancellationToken.None);
+        // vmm/starting is replayed to the bus by the sink's own pump: let it go out now, so that a
+        // test's listener never sees it arrive after the events the test causes.
+        await events.FlushAsync(TimeSpan.FromSeconds(20));
         return vmm;
     }
 
