@@ -1,15 +1,13 @@
 #if DBUS_API
-using System.Diagnostics;
 using System.Text.Json;
 using CloudHypervisor.Frontends.DBus.Tests.Support;
 using CloudHypervisor.TestSupport;
 using CloudHypervisor.InternalApi;
-using Xunit.Abstractions;
 
 namespace CloudHypervisor.Frontends.DBus.Tests;
 
 /// <summary>The client ch-remote will use, against the real server on a private bus.</summary>
-public sealed class DBusClientTests(ITestOutputHelper output) : IAsyncLifetime
+public sealed class DBusClientTests : IAsyncLifetime
 {
     private ServedVmm _vmm = null!;
 
@@ -91,37 +89,22 @@ public sealed class DBusClientTests(ITestOutputHelper output) : IAsyncLifetime
     }
 
     [Fact]
-    public void VmmPing_and_VmInfo_round_trip_through_dbus_daemon_in_well_under_a_millisecond_at_the_median()
+    public void Thousands_of_calls_in_a_row_on_one_connection_each_get_their_own_reply()
     {
+        // Speed is measured by bench/run.sh; this checks that replies never get mixed up or lost.
         using var client = DBusClient.Connect(_vmm.ServiceName, _vmm.ObjectPath, address: _vmm.Bus.Address);
         Assert.False(client.Call("VmCreate", """{"payload":{"kernel":"/k"}}""").IsError);
 
-        var ping = Measure(client, "VmmPing");
-        var info = Measure(client, "VmInfo");
-
-        output.WriteLine($"D-Bus round trips through dbus-daemon, 5000 calls each: VmmPing p50 {ping.P50:F0} us p99 {ping.P99:F0} us; VmInfo p50 {info.P50:F0} us p99 {info.P99:F0} us");
-        Assert.True(ping.P50 < 1000, $"VmmPing p50 {ping.P50:F0} us");
-        Assert.True(info.P50 < 1000, $"VmInfo p50 {info.P50:F0} us");
-    }
-
-    private static (double P50, double P99) Measure(DBusClient client, string method)
-    {
-        for (var i = 0; i < 500; i++)
+        for (var i = 0; i < 2000; i++)
         {
-            client.Call(method);
-        }
+            var ping = client.Call("VmmPing");
+            var info = client.Call("VmInfo");
+            var wrong = client.Call("VmCreate", "{}");
 
-        var samples = new double[5000];
-        for (var i = 0; i < samples.Length; i++)
-        {
-            var start = Stopwatch.GetTimestamp();
-            var reply = client.Call(method);
-            samples[i] = Stopwatch.GetElapsedTime(start).TotalMicroseconds;
-            Assert.False(reply.IsError, reply.ErrorMessage);
+            Assert.Equal(Environment.ProcessId, JsonDocument.Parse(ping.Value!).RootElement.GetProperty("pid").GetInt64());
+            Assert.Equal("Created", JsonDocument.Parse(info.Value!).RootElement.GetProperty("state").GetString());
+            Assert.True(wrong.IsError);
         }
-
-        Array.Sort(samples);
-        return (samples[samples.Length / 2], samples[samples.Length * 99 / 100]);
     }
 }
 #endif

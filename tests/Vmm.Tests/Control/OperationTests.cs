@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json;
 using CloudHypervisor.InternalApi;
 using CloudHypervisor.Vmm.Control;
@@ -24,14 +23,12 @@ public sealed class OperationTests
         var (vmm, boot) = await StartSlowBoot();
         await using var _ = vmm;
 
-        var clock = Stopwatch.StartNew();
+        // The boot cannot finish before the gate opens, so answers now prove the reads did not wait.
         var ping = await vmm.Ok("vmm.ping");
         var info = await vmm.Ok("vm.info");
         var counters = await vmm.Send("vm.counters");
-        clock.Stop();
 
         Assert.False(boot.IsCompleted);
-        Assert.True(clock.ElapsedMilliseconds < 2000, $"reads took {clock.ElapsedMilliseconds} ms");
         Assert.Equal("54.0.0", JsonDocument.Parse(ping.Json!).RootElement.GetProperty("version").GetString());
         Assert.Equal("Created", JsonDocument.Parse(info.Json!).RootElement.GetProperty("state").GetString());
         Assert.Equal(ApiErrorKind.InvalidState, counters.Error!.Kind);
