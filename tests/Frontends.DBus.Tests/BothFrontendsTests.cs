@@ -145,7 +145,7 @@ public sealed class BothFrontendsTests
     private static async Task Send(BothFrontends both, ApiAction action, string? body)
     {
         var parsed = action.Parse(body is null ? ReadOnlyMemory<byte>.Empty : Encoding.UTF8.GetBytes(body));
-        var result = await both.Channel.SendAsync(parsed.Command!, ApiOrigin.Internal);
+        var result = await both.Channel.SendAsync(parsed.Command!, ApiOrigin.Internal).WaitAsync(TimeSpan.FromSeconds(30));
         Assert.True(result.IsSuccess, $"{action.Name}: {result.Error}");
     }
 

@@ -62,6 +62,20 @@ public static class Children
             throw new TimeoutException($"{info.FileName} {string.Join(' ', info.ArgumentList)} did not exit within {limit}");
         }
 
-        return new ToolResult(process.ExitCode, await stdout, await stderr);
+        // A grandchild that kept the output pipes open must not hang the test either.
+        try
+        {
+            return new ToolResult(process.ExitCode, await stdout.WaitAsync(limit.Value), await stderr.WaitAsync(limit.Value));
+        }
+        catch (TimeoutException)
+        {
+            throw new TimeoutException($"{info.FileName} {string.Join(' ', info.ArgumentList)} exited, but its output stayed open for {limit}");
+        }
+        finally
+        {
+            // Process.Dispose leaves streams that were read directly to the finalizer: close the pipes now.
+            process.StandardOutput.Dispose();
+            process.StandardError.Dispose();
+        }
     }
 }
