@@ -69,10 +69,21 @@ public sealed class DBusEventListener : IDisposable
             match = new SdBusSlotHandle(slot);
             _subscribed.TrySetResult();
 
-            while (!_stopping && _callbackError is null)
+            while (true)
             {
-                r = bus.ProcessAll();
+                // Drain before checking: a Dispose after the drain leaves the eventfd readable.
                 _wake.Drain();
+                if (_stopping)
+                {
+                    break;
+                }
+
+                r = bus.ProcessAll();
+                if (_callbackError is not null)
+                {
+                    break;
+                }
+
                 if (r < 0)
                 {
                     reason = "D-Bus connection lost: " + Libc.StrError(-r);

@@ -79,9 +79,16 @@ public sealed partial class DBusServer
                 continue;
             }
 
-            var r = _session.Bus.ProcessAll();
+            // Drain the wake-up before looking at what it announces: a stop or post that lands
+            // after the drain leaves the eventfd readable, so the wait below returns at once.
             _wake.Drain();
+            if (_stopping)
+            {
+                break;
+            }
+
             RunPostedWork();
+            var r = _session.Bus.ProcessAll();
             if (r < 0 || !_session.Bus.Wait(_wake, -1))
             {
                 _log.Warning(
