@@ -88,7 +88,30 @@ public sealed partial class DBusServer
     }
 
     /// <summary>Once stopped, the call was already dropped by ReleasePendingCalls.</summary>
-    private void PostReply(PendingCall call, ApiResult result) => Post(() => Complete(call, result));
+    private void PostReply(PendingCall call, ApiResult result) => Post(() => Complete(call, result), answer: true);
+
+    /// <summary>
+    /// Bus thread, while stopping: the host stops the server right after the control loop ended,
+    /// and the loop's last answers (vmm.shutdown's own reply) reach us from the thread pool just
+    /// then. Deliver them, for at most <see cref="StopAnswerGrace"/>, before the connection closes.
+    /// </summary>
+    private void DeliverLastAnswers()
+    {
+        var deadline = Environment.TickCount64 + (long)StopAnswerGrace.TotalMilliseconds;
+        RunPostedWork();
+        while (_pending.Count > 0 && _session is not null)
+        {
+            var left = deadline - Environment.TickCount64;
+            if (left <= 0)
+            {
+                break;
+            }
+
+            BusConnection.WaitWake(_wake, (int)left);
+            _wake.Drain();
+            RunPostedWork();
+        }
+    }
 
     private static ApiResult Outcome(Task<ApiResult> reply, ApiAction action) =>
         reply.IsCompletedSuccessfully

@@ -35,6 +35,7 @@ public sealed partial class DBusServer
         }
         finally
         {
+            DeliverLastAnswers();
             _session?.Dispose();
             _session = null;
             ReleasePendingCalls();

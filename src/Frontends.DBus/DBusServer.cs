@@ -83,7 +83,14 @@ public sealed partial class DBusServer : IAsyncDisposable
         return server;
     }
 
-    /// <summary>Releases the name and closes the connection. Calls still in the VMM are not answered. Idempotent.</summary>
+    /// <summary>How long a stop waits for the VMM's answers to calls still pending (see <see cref="DeliverLastAnswers"/>).</summary>
+    internal static readonly TimeSpan StopAnswerGrace = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// Releases the name and closes the connection. Answers the VMM gives within
+    /// <see cref="StopAnswerGrace"/> still go out (vmm.shutdown's own among them); calls still in
+    /// the VMM after that are not answered. Idempotent.
+    /// </summary>
     public async Task StopAsync()
     {
         if (Interlocked.Exchange(ref _stopCalls, 1) != 0)
@@ -126,10 +133,13 @@ public sealed partial class DBusServer : IAsyncDisposable
         return done.Task;
     }
 
-    /// <summary>Runs <paramref name="work"/> on the bus thread; false once the server has stopped.</summary>
-    private bool Post(Action work)
+    /// <summary>
+    /// Runs <paramref name="work"/> on the bus thread; false once the server is stopping, except
+    /// for an answer, which the stopping thread still delivers within its grace.
+    /// </summary>
+    private bool Post(Action work, bool answer = false)
     {
-        if (_stopping)
+        if (_stopping && !answer)
         {
             return false;
         }
