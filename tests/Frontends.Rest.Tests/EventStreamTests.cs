@@ -88,9 +88,8 @@ public sealed class EventStreamTests
         var chunk = await ReadUntilAsync(client, "\n\r\n");
         Assert.Contains("\"event\":\"booted\"", chunk, StringComparison.Ordinal);
 
-        var stop = Stopwatch.StartNew();
+        // A stream that held the stop until its timeout would be aborted, without the last chunk.
         await host.Server.StopAsync();
-        Assert.True(stop.Elapsed < TimeSpan.FromSeconds(3), $"stop waited {stop.Elapsed} for the open stream");
         var rest = await ReadToEndAsync(client);
         Assert.EndsWith("0\r\n\r\n", rest, StringComparison.Ordinal);
         await host.DisposeAsync();
