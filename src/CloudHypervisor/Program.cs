@@ -14,6 +14,8 @@ internal static class Program
 {
     private static async Task<int> Main(string[] args)
     {
+        // Before anything touches the console: the runtime decides then whether it handles SIGINT.
+        Interop.Sigint.StopIgnoring();
         var stdout = Console.Out;
         var stderr = Console.Error;
         switch (new CommandLine().Parse(args))

@@ -90,6 +90,22 @@ public sealed class ApiSessionTests : IDisposable
     }
 
     [Fact]
+    public async Task SIGINT_shuts_the_vmm_down_also_when_it_was_started_with_SIGINT_ignored()
+    {
+        // A script's `cloud-hypervisor … &` starts it so: a non-interactive shell ignores SIGINT in
+        // background jobs, and `trap '' INT` does the same here. The runtime keeps an inherited
+        // ignore unless the VMM undoes it first; upstream shuts down either way.
+        using var ch = Executable.StartThroughShell($"trap '' INT; exec '{Executable.Locate()}' --api-socket '{Socket}' --event-monitor 'path={EventFile}'");
+        await Curl.WaitForApiAsync(Socket, ch, TimeSpan.FromSeconds(20));
+
+        ch.Signal(Executable.SIGINT);
+
+        Assert.Equal(0, await ch.WaitForExitAsync(TimeSpan.FromSeconds(20)));
+        Assert.False(File.Exists(Socket));
+        Assert.Equal("vmm/shutdown", ReadEvents(EventFile).Select(r => $"{r.GetProperty("source").GetString()}/{r.GetProperty("event").GetString()}").Last());
+    }
+
+    [Fact]
     public async Task Booting_a_kernel_that_cannot_load_answers_an_error_and_the_vmm_keeps_running()
     {
         var kernel = Path.Combine(_dir, "vmlinux");
