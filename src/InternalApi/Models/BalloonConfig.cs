@@ -27,4 +27,7 @@ public sealed class BalloonConfig : IPciDeviceConfig
 
     /// <summary>Let the guest report free pages.</summary>
     public bool FreePageReporting { get; set; }
+
+    /// <summary>For <see cref="VmConfig.Clone"/>: each list or object member gets its own copy.</summary>
+    internal BalloonConfig Copy() => (BalloonConfig)MemberwiseClone();
 }

@@ -26,4 +26,7 @@ public sealed class ConsoleConfig : IPciDeviceConfig
 
     /// <inheritdoc/>
     public byte? PciDeviceId { get; set; }
+
+    /// <summary>For <see cref="VmConfig.Clone"/>: each list or object member gets its own copy.</summary>
+    internal ConsoleConfig Copy() => (ConsoleConfig)MemberwiseClone();
 }

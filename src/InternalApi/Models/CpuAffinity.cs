@@ -9,4 +9,12 @@ public sealed class CpuAffinity
     public required uint Vcpu { get; set; }
 
     public required List<ulong> HostCpus { get; set; }
+
+    /// <summary>For <see cref="VmConfig.Clone"/>: each list or object member gets its own copy.</summary>
+    internal CpuAffinity Copy()
+    {
+        var copy = (CpuAffinity)MemberwiseClone();
+        copy.HostCpus = [.. HostCpus];
+        return copy;
+    }
 }

@@ -7,4 +7,7 @@ namespace CloudHypervisor.InternalApi.Models;
 public sealed class CpuFeatures
 {
     public bool Amx { get; set; }
+
+    /// <summary>For <see cref="VmConfig.Clone"/>: each list or object member gets its own copy.</summary>
+    internal CpuFeatures Copy() => (CpuFeatures)MemberwiseClone();
 }

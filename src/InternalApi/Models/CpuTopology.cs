@@ -13,4 +13,7 @@ public sealed class CpuTopology
     public required ushort DiesPerPackage { get; set; }
 
     public required ushort Packages { get; set; }
+
+    /// <summary>For <see cref="VmConfig.Clone"/>: each list or object member gets its own copy.</summary>
+    internal CpuTopology Copy() => (CpuTopology)MemberwiseClone();
 }

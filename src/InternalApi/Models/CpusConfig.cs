@@ -26,4 +26,14 @@ public sealed class CpusConfig
 
     /// <summary>Not in the OpenAPI (contract §9 item 8); always Host upstream.</summary>
     public CpuProfile Profile { get; set; } = CpuProfile.Host;
+
+    /// <summary>For <see cref="VmConfig.Clone"/>: each list or object member gets its own copy.</summary>
+    internal CpusConfig Copy()
+    {
+        var copy = (CpusConfig)MemberwiseClone();
+        copy.Topology = Topology?.Copy();
+        copy.Affinity = VmConfig.CopyEach(Affinity, a => a.Copy());
+        copy.Features = Features.Copy();
+        return copy;
+    }
 }

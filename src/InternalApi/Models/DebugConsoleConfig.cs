@@ -12,4 +12,7 @@ public sealed class DebugConsoleConfig
 
     /// <summary>The I/O port; 0xE9 (233) in the VmConfig default.</summary>
     public ushort? Iobase { get; set; }
+
+    /// <summary>For <see cref="VmConfig.Clone"/>: each list or object member gets its own copy.</summary>
+    internal DebugConsoleConfig Copy() => (DebugConsoleConfig)MemberwiseClone();
 }

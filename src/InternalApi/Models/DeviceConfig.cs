@@ -28,4 +28,12 @@ public sealed class DeviceConfig : IPciDeviceConfig
     public byte? XNvGpudirectClique { get; set; }
 
     public List<ulong> XExcludeMmapBars { get; set; } = [];
+
+    /// <summary>For <see cref="VmConfig.Clone"/>: each list or object member gets its own copy.</summary>
+    internal DeviceConfig Copy()
+    {
+        var copy = (DeviceConfig)MemberwiseClone();
+        copy.XExcludeMmapBars = [.. XExcludeMmapBars];
+        return copy;
+    }
 }

@@ -54,4 +54,13 @@ public sealed class DiskConfig : IPciDeviceConfig
     public ImageType ImageType { get; set; } = ImageType.Unknown;
 
     public LockGranularity LockGranularity { get; set; } = LockGranularity.ByteRange;
+
+    /// <summary>For <see cref="VmConfig.Clone"/>: each list or object member gets its own copy.</summary>
+    internal DiskConfig Copy()
+    {
+        var copy = (DiskConfig)MemberwiseClone();
+        copy.RateLimiterConfig = RateLimiterConfig?.Copy();
+        copy.QueueAffinity = VmConfig.CopyEach(QueueAffinity, q => q.Copy());
+        return copy;
+    }
 }

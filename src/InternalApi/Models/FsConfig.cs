@@ -26,4 +26,7 @@ public sealed class FsConfig : IPciDeviceConfig
     public ulong NumQueues { get; set; } = 1;
 
     public ushort QueueSize { get; set; } = 1024;
+
+    /// <summary>For <see cref="VmConfig.Clone"/>: each list or object member gets its own copy.</summary>
+    internal FsConfig Copy() => (FsConfig)MemberwiseClone();
 }

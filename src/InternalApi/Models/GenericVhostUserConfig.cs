@@ -25,4 +25,12 @@ public sealed class GenericVhostUserConfig : IPciDeviceConfig
 
     /// <summary>The virtio device type number.</summary>
     public required uint DeviceType { get; set; }
+
+    /// <summary>For <see cref="VmConfig.Clone"/>: each list or object member gets its own copy.</summary>
+    internal GenericVhostUserConfig Copy()
+    {
+        var copy = (GenericVhostUserConfig)MemberwiseClone();
+        copy.QueueSizes = [.. QueueSizes];
+        return copy;
+    }
 }

@@ -9,4 +9,7 @@ public sealed class LandlockConfig
     public required string Path { get; set; }
 
     public required string Access { get; set; }
+
+    /// <summary>For <see cref="VmConfig.Clone"/>: each list or object member gets its own copy.</summary>
+    internal LandlockConfig Copy() => (LandlockConfig)MemberwiseClone();
 }

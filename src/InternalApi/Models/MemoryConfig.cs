@@ -30,4 +30,12 @@ public sealed class MemoryConfig
     public List<MemoryZoneConfig>? Zones { get; set; }
 
     public bool Thp { get; set; } = true;
+
+    /// <summary>For <see cref="VmConfig.Clone"/>: each list or object member gets its own copy.</summary>
+    internal MemoryConfig Copy()
+    {
+        var copy = (MemoryConfig)MemberwiseClone();
+        copy.Zones = VmConfig.CopyEach(Zones, z => z.Copy());
+        return copy;
+    }
 }

@@ -29,4 +29,7 @@ public sealed class MemoryZoneConfig
     public bool Reserve { get; set; }
 
     public bool Mergeable { get; set; }
+
+    /// <summary>For <see cref="VmConfig.Clone"/>: each list or object member gets its own copy.</summary>
+    internal MemoryZoneConfig Copy() => (MemoryZoneConfig)MemberwiseClone();
 }

@@ -55,4 +55,13 @@ public sealed class NetConfig : IPciDeviceConfig
     public bool OffloadUfo { get; set; } = true;
 
     public bool OffloadCsum { get; set; } = true;
+
+    /// <summary>For <see cref="VmConfig.Clone"/>: each list or object member gets its own copy.</summary>
+    internal NetConfig Copy()
+    {
+        var copy = (NetConfig)MemberwiseClone();
+        copy.Fds = Fds is null ? null : [.. Fds];
+        copy.RateLimiterConfig = RateLimiterConfig?.Copy();
+        return copy;
+    }
 }

@@ -17,4 +17,15 @@ public sealed class NumaConfig
     public List<ushort>? PciSegments { get; set; }
 
     public string? DeviceId { get; set; }
+
+    /// <summary>For <see cref="VmConfig.Clone"/>: each list or object member gets its own copy.</summary>
+    internal NumaConfig Copy()
+    {
+        var copy = (NumaConfig)MemberwiseClone();
+        copy.Cpus = Cpus is null ? null : [.. Cpus];
+        copy.Distances = VmConfig.CopyEach(Distances, d => d.Copy());
+        copy.MemoryZones = MemoryZones is null ? null : [.. MemoryZones];
+        copy.PciSegments = PciSegments is null ? null : [.. PciSegments];
+        return copy;
+    }
 }

@@ -9,4 +9,7 @@ public sealed class NumaDistance
     public required uint Destination { get; set; }
 
     public required byte Distance { get; set; }
+
+    /// <summary>For <see cref="VmConfig.Clone"/>: each list or object member gets its own copy.</summary>
+    internal NumaDistance Copy() => (NumaDistance)MemberwiseClone();
 }

@@ -19,4 +19,7 @@ public sealed class PayloadConfig
 
     /// <summary>SEV-SNP host data (upstream feature sev_snp; refused by validation in this build).</summary>
     public string? HostData { get; set; }
+
+    /// <summary>For <see cref="VmConfig.Clone"/>: each list or object member gets its own copy.</summary>
+    internal PayloadConfig Copy() => (PayloadConfig)MemberwiseClone();
 }

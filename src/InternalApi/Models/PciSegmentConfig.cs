@@ -11,4 +11,7 @@ public sealed class PciSegmentConfig
     public uint Mmio32ApertureWeight { get; set; } = 1;
 
     public uint Mmio64ApertureWeight { get; set; } = 1;
+
+    /// <summary>For <see cref="VmConfig.Clone"/>: each list or object member gets its own copy.</summary>
+    internal PciSegmentConfig Copy() => (PciSegmentConfig)MemberwiseClone();
 }

@@ -59,4 +59,13 @@ public sealed class PlatformConfig
     public int? IommufdFd { get; set; }
 
     public bool VfioP2pDma { get; set; } = true;
+
+    /// <summary>For <see cref="VmConfig.Clone"/>: each list or object member gets its own copy.</summary>
+    internal PlatformConfig Copy()
+    {
+        var copy = (PlatformConfig)MemberwiseClone();
+        copy.IommuSegments = IommuSegments is null ? null : [.. IommuSegments];
+        copy.OemStrings = OemStrings is null ? null : [.. OemStrings];
+        return copy;
+    }
 }

@@ -24,4 +24,7 @@ public sealed class PmemConfig : IPciDeviceConfig
     public ulong? Size { get; set; }
 
     public bool DiscardWrites { get; set; }
+
+    /// <summary>For <see cref="VmConfig.Clone"/>: each list or object member gets its own copy.</summary>
+    internal PmemConfig Copy() => (PmemConfig)MemberwiseClone();
 }

@@ -9,4 +9,12 @@ public sealed class RateLimitGroupConfig
     public required string Id { get; set; }
 
     public required RateLimiterConfig RateLimiterConfig { get; set; }
+
+    /// <summary>For <see cref="VmConfig.Clone"/>: each list or object member gets its own copy.</summary>
+    internal RateLimitGroupConfig Copy()
+    {
+        var copy = (RateLimitGroupConfig)MemberwiseClone();
+        copy.RateLimiterConfig = RateLimiterConfig.Copy();
+        return copy;
+    }
 }

@@ -21,4 +21,7 @@ public sealed class RngConfig : IPciDeviceConfig
 
     /// <summary>The entropy source file; upstream default <c>/dev/urandom</c>.</summary>
     public required string Src { get; set; }
+
+    /// <summary>For <see cref="VmConfig.Clone"/>: each list or object member gets its own copy.</summary>
+    internal RngConfig Copy() => (RngConfig)MemberwiseClone();
 }

@@ -19,4 +19,7 @@ public sealed class RtcConfig : IPciDeviceConfig
     /// <inheritdoc/>
     public byte? PciDeviceId { get; set; }
 
+
+    /// <summary>For <see cref="VmConfig.Clone"/>: each list or object member gets its own copy.</summary>
+    internal RtcConfig Copy() => (RtcConfig)MemberwiseClone();
 }

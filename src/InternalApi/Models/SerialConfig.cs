@@ -13,4 +13,7 @@ public sealed class SerialConfig
 
     /// <summary>The Unix socket path (mode Socket).</summary>
     public string? Socket { get; set; }
+
+    /// <summary>For <see cref="VmConfig.Clone"/>: each list or object member gets its own copy.</summary>
+    internal SerialConfig Copy() => (SerialConfig)MemberwiseClone();
 }

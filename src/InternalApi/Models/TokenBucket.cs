@@ -11,4 +11,7 @@ public sealed class TokenBucket
     public ulong? OneTimeBurst { get; set; }
 
     public required ulong RefillTime { get; set; }
+
+    /// <summary>For <see cref="VmConfig.Clone"/>: each list or object member gets its own copy.</summary>
+    internal TokenBucket Copy() => (TokenBucket)MemberwiseClone();
 }

@@ -7,4 +7,7 @@ namespace CloudHypervisor.InternalApi.Models;
 public sealed class TpmConfig
 {
     public required string Socket { get; set; }
+
+    /// <summary>For <see cref="VmConfig.Clone"/>: each list or object member gets its own copy.</summary>
+    internal TpmConfig Copy() => (TpmConfig)MemberwiseClone();
 }

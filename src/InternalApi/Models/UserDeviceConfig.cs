@@ -20,4 +20,7 @@ public sealed class UserDeviceConfig : IPciDeviceConfig
     public byte? PciDeviceId { get; set; }
 
     public required string Socket { get; set; }
+
+    /// <summary>For <see cref="VmConfig.Clone"/>: each list or object member gets its own copy.</summary>
+    internal UserDeviceConfig Copy() => (UserDeviceConfig)MemberwiseClone();
 }

@@ -22,4 +22,7 @@ public sealed class VdpaConfig : IPciDeviceConfig
     public required string Path { get; set; }
 
     public ulong NumQueues { get; set; } = 1;
+
+    /// <summary>For <see cref="VmConfig.Clone"/>: each list or object member gets its own copy.</summary>
+    internal VdpaConfig Copy() => (VdpaConfig)MemberwiseClone();
 }

@@ -9,4 +9,12 @@ public sealed class VirtQueueAffinity
     public required ushort QueueIndex { get; set; }
 
     public required List<ulong> HostCpus { get; set; }
+
+    /// <summary>For <see cref="VmConfig.Clone"/>: each list or object member gets its own copy.</summary>
+    internal VirtQueueAffinity Copy()
+    {
+        var copy = (VirtQueueAffinity)MemberwiseClone();
+        copy.HostCpus = [.. HostCpus];
+        return copy;
+    }
 }

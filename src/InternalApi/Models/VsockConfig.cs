@@ -24,4 +24,7 @@ public sealed class VsockConfig : IPciDeviceConfig
 
     /// <summary>The Unix socket that proxies vsock connections.</summary>
     public required string Socket { get; set; }
+
+    /// <summary>For <see cref="VmConfig.Clone"/>: each list or object member gets its own copy.</summary>
+    internal VsockConfig Copy() => (VsockConfig)MemberwiseClone();
 }
