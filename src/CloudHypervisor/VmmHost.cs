@@ -3,7 +3,6 @@ using CloudHypervisor.Cli;
 using CloudHypervisor.EventMonitor.Sinks;
 using CloudHypervisor.Frontends.Rest;
 using CloudHypervisor.InternalApi;
-using CloudHypervisor.InternalApi.Json;
 using CloudHypervisor.Logging;
 using CloudHypervisor.Vmm.Kvm;
 using Serilog;
@@ -93,11 +92,6 @@ public sealed class VmmHost(CliArguments arguments, ILogger log) : IAsyncDisposa
             else if (arguments.Restore is { } restore)
             {
                 await SendOrFail(new VmRestoreCommand(Composition.ParseRestore(restore)));
-            }
-            else
-            {
-                // Waiting for a client's vm.create: build its JSON metadata meanwhile.
-                _ = Task.Run(ApiJson.WarmUp);
             }
 
             var exitCode = await _loop;

@@ -1,5 +1,4 @@
 using System.Text.Json;
-using CloudHypervisor.InternalApi.Models;
 using System.Text.Json.Serialization.Metadata;
 
 namespace CloudHypervisor.InternalApi.Json;
@@ -16,16 +15,6 @@ public static class ApiJson
 
     /// <summary>Options of the source-generated context (AOT-safe).</summary>
     public static JsonSerializerOptions Options => ApiJsonContext.Default.Options;
-
-    /// <summary>
-    /// Builds the JSON metadata of the VM config and its info (about 100 ms of generic code that
-    /// ReadyToRun cannot precompile), so that the first vm.create and vm.info do not pay for it.
-    /// </summary>
-    public static void WarmUp()
-    {
-        var config = JsonSerializer.Deserialize("{\"payload\":{\"kernel\":\"/\"}}"u8, ApiJsonContext.Default.VmConfig)!;
-        JsonSerializer.SerializeToUtf8Bytes(new VmInfo { Config = config, State = VmState.Created }, ApiJsonContext.Default.VmInfo);
-    }
 
     /// <summary>Compact JSON of <paramref name="value"/>.</summary>
     public static string Serialize<T>(T value, JsonTypeInfo<T> type) => JsonSerializer.Serialize(value, type);
