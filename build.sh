@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds everything a user needs and puts it under out/:
-#   out/cloud-hypervisor, out/ch-remote (and their libraries in out/lib), out/guests/*.
+#   out/cloud-hypervisor, out/ch-remote (Native AOT: one native file each), out/guests/*.
+# Without the NativeAOT pack it says so and builds ReadyToRun executables (out/lib, .NET runtime needed).
 # Installs missing Debian packages with apt when run as root.
 #   ./build.sh            D-Bus API compiled in (the default build)
 #   ./build.sh --no-dbus  the minimal build, without the D-Bus frontend
@@ -28,6 +29,8 @@ for cmd in "${!needs[@]}"; do
   command -v "$cmd" >/dev/null 2>&1 || missing+=("${needs[$cmd]}")
 done
 [ -e /usr/lib/x86_64-linux-gnu/libsystemd.so.0 ] || [ -e /lib/x86_64-linux-gnu/libsystemd.so.0 ] || missing+=(libsystemd0)
+# The Native AOT link (gcc) needs the C library's start files, which gcc alone does not pull in.
+command -v gcc >/dev/null && [ "$(gcc -print-file-name=crt1.o)" = crt1.o ] && missing+=(libc6-dev)
 if [ ${#missing[@]} -gt 0 ]; then
   mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
@@ -42,34 +45,12 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 command -v dotnet >/dev/null || { echo "build.sh: the .NET 10 SDK (dotnet) is required" >&2; exit 1; }
 
-export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
-rm -rf out/lib out/cloud-hypervisor out/ch-remote
-mkdir -p out/lib
-# ReadyToRun: our assemblies are compiled ahead of time, so the VMM starts about a third sooner
-# (bench/README.md). It needs the crossgen2 package from NuGet; without it, publish plain IL.
-case "$(uname -m)" in
-  x86_64) r2r=(-r linux-x64 --self-contained false -p:PublishReadyToRun=true) ;;
-  aarch64) r2r=(-r linux-arm64 --self-contained false -p:PublishReadyToRun=true) ;;
-  *) r2r=() ;;
-esac
-publish() { # project, extra arguments
-  local project=$1; shift
-  dotnet publish "src/$project/$project.csproj" -c Release -p:DBusApi=$dbus "$@" \
-    -o out/lib --nologo -v quiet -clp:ErrorsOnly
-}
-for project in CloudHypervisor ChRemote; do
-  if ! publish "$project" "${r2r[@]}"; then
-    [ ${#r2r[@]} -gt 0 ] || exit 1
-    echo "build.sh: the ReadyToRun publish failed (is the crossgen2 package reachable?); publishing without it" >&2
-    r2r=()
-    publish "$project"
-  fi
-done
-ln -sf lib/cloud-hypervisor out/cloud-hypervisor
-ln -sf lib/ch-remote out/ch-remote
+# Native AOT executables (scripts/publish.sh), or ReadyToRun ones when AOT cannot be built here.
+scripts/publish.sh --dbus "$dbus" --out out
 
 if [ -x guests/build.sh ]; then
   guests/build.sh out/guests
 fi
 
-echo "build.sh: built out/cloud-hypervisor, out/ch-remote$( [ -d out/guests ] && echo ", out/guests/" ) (D-Bus API: $dbus)"
+kind=$(sed -n 's/.*kind=\([a-z0-9]*\).*/\1/p' out/.stamp)
+echo "build.sh: built out/cloud-hypervisor, out/ch-remote ($kind)$( [ -d out/guests ] && echo ", out/guests/" ) (D-Bus API: $dbus)"

@@ -36,7 +36,20 @@ run_variant() { # name dbus
     failed=$((failed + 1))
     return
   fi
-  echo "== $name tests"
+  # The tests run the executables users run: the Native AOT ones (scripts/publish.sh). The
+  # default variant reuses out/ when ./build.sh built it from these sources; others publish here.
+  local native="$CH_ARTIFACTS/native" hash
+  hash=$(scripts/publish.sh --source-hash)
+  if grep -qx "dbus=$dbus kind=[a-z0-9]* source=$hash" out/.stamp 2>/dev/null; then
+    native="$root/out"
+  elif ! scripts/publish.sh --dbus "$dbus" --out "$native"; then
+    echo "test.sh: $name publish failed" >&2
+    failed=$((failed + 1))
+    return
+  fi
+  export CH_NATIVE_DIR="$native" CH_NATIVE_KIND
+  CH_NATIVE_KIND=$(sed -n 's/.*kind=\([a-z0-9]*\).*/\1/p' "$native/.stamp")
+  echo "== $name tests (executables: $native, $CH_NATIVE_KIND)"
   # The Linux boot test is opt-in (minutes on a software KVM): ./test.sh --linux runs it, once.
   local filter="Category!=Linux" hang=4m
   if [ -n "${CH_TEST_LINUX:-}" ] && [ "$name" = dbus ]; then filter="" hang=12m; fi

@@ -11,24 +11,18 @@ namespace CloudHypervisor.Bench;
 /// machine noise cancels out (NOTES.md: compare within one run). The VMM under test is the real
 /// executable, started as a child process: REST and D-Bus (on a private dbus-daemon) on one VMM
 /// with no VM, then guests on /dev/kvm (boot to first serial byte beside QEMU, pause/resume, RSS).
-///   ch-bench --binary out/cloud-hypervisor [--seconds 3] [--iterations 20000] [--boot-runs 5]
-///            [--pause-resume 50] [--guests DIR] [-- extra VMM arguments]
-///   ch-bench --echo-server PATH   (internal: the floor's peer process)
+///   ch-bench --binary out/cloud-hypervisor --rtt PATH [--baseline OTHER-BUILD] [--iterations 20000]
+///            [--boot-runs 5] [--pause-resume 50] [--guests DIR] [-- extra VMM arguments]
+/// With --baseline, every VMM row is measured for both builds in this one run (before/after).
 /// </summary>
 internal static class Program
 {
     private static async Task<int> Main(string[] args)
     {
         var options = BenchOptions.Parse(args);
-        if (options.EchoServer is { } echoPath)
+        if (options.Binary is null || !File.Exists(options.Binary) || options.Rtt is null || !File.Exists(options.Rtt))
         {
-            await EchoServer.RunAsync(echoPath);
-            return 0;
-        }
-
-        if (options.Binary is null || !File.Exists(options.Binary))
-        {
-            await Console.Error.WriteLineAsync("usage: ch-bench --binary PATH-TO-cloud-hypervisor [--seconds N]");
+            await Console.Error.WriteLineAsync("usage: ch-bench --binary PATH-TO-cloud-hypervisor --rtt PATH-TO-rtt [--baseline PATH]");
             return 2;
         }
 
@@ -36,10 +30,21 @@ internal static class Program
         var dir = Directory.CreateTempSubdirectory("ch-bench-");
         try
         {
-            var floor = await Floor.MeasureAsync(dir.FullName, options);
-            report.Add("bare unix-socket round trip (floor)", floor, floor);
-            await ControlPlaneAsync(options, dir.FullName, floor, report);
-            await GuestAsync(options, dir.FullName, floor, report);
+            var rtt = new NativeClient(options.Rtt);
+            var floor = await rtt.FloorAsync(options.Iterations);
+            report.Add("bare unix-socket round trip, C client (floor)", floor, floor);
+            var builds = new List<(string Label, string Binary)> { (BuildLabel(options.Binary), options.Binary) };
+            if (options.Baseline is { } baseline)
+            {
+                builds.Add((BuildLabel(baseline), baseline));
+            }
+
+            foreach (var (label, binary) in builds)
+            {
+                await ControlPlaneAsync(options, binary, label, rtt, dir.FullName, floor, report);
+            }
+
+            await GuestAsync(options, builds, dir.FullName, floor, report);
         }
         finally
         {
@@ -50,15 +55,26 @@ internal static class Program
         return 0;
     }
 
+    /// <summary>What scripts/publish.sh built (its .stamp beside the binary): aot, r2r or il.</summary>
+    private static string BuildLabel(string binary)
+    {
+        var stamp = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(binary))!, ".stamp");
+        var kind = File.Exists(stamp)
+            ? File.ReadAllText(stamp).Split(' ').FirstOrDefault(f => f.StartsWith("kind=", StringComparison.Ordinal))?[5..].Trim()
+            : null;
+        return $"[{kind ?? Path.GetFileName(Path.GetDirectoryName(Path.GetFullPath(binary)))}]";
+    }
+
     /// <summary>One VMM with both front ends (REST and D-Bus on a private dbus-daemon), no VM booted.</summary>
-    private static async Task ControlPlaneAsync(BenchOptions options, string dir, Stats floor, Report report)
+    private static async Task ControlPlaneAsync(
+        BenchOptions options, string binary, string label, NativeClient rtt, string dir, Stats floor, Report report)
     {
         using var bus = await DBusDaemon.StartAsync(dir);
         await using var vmm = await VmmProcess.StartAsync(
-            options.Binary!, dir, [.. DBusBench.VmmArgs, .. options.ExtraArgs],
+            binary, dir, [.. DBusBench.VmmArgs, .. options.ExtraArgs],
             environment: new Dictionary<string, string> { ["DBUS_SESSION_BUS_ADDRESS"] = bus.Address });
-        report.AddPlain("process start -> first answered vmm.ping", vmm.StartToFirstPing);
-        report.AddText("VMM RSS, idle (no VM)", Report.MiB(vmm.RssKiB()));
+        report.AddPlain($"{label} process start -> first answered vmm.ping", vmm.StartToFirstPing);
+        report.AddText($"{label} VMM RSS, idle (no VM)", Report.MiB(vmm.RssKiB()));
 
         using (var create = await HttpClient1.ConnectAsync(vmm.Socket))
         {
@@ -66,7 +82,7 @@ internal static class Program
             // script's `ch-remote create` meets.
             var started = Stopwatch.GetTimestamp();
             var status = await create.RequestAsync("PUT", "/api/v1/vm.create", "{\"payload\":{\"kernel\":\"/nonexistent/vmlinux\"}}");
-            report.AddPlain("first vm.create, right after the first ping", Stopwatch.GetElapsedTime(started));
+            report.AddPlain($"{label} first vm.create, right after the first ping", Stopwatch.GetElapsedTime(started));
             if (status != 204)
             {
                 throw new InvalidOperationException($"vm.create answered {status}");
@@ -75,10 +91,10 @@ internal static class Program
 
         foreach (var (name, method, path) in new[] { ("vmm.ping", "GET", "/api/v1/vmm.ping"), ("vm.info", "GET", "/api/v1/vm.info") })
         {
-            var one = await Load.OneConnectionAsync(vmm.Socket, method, path, options.Iterations);
-            report.Add($"REST {name}, 1 keep-alive connection", one, floor);
-            var many = await Load.ManyConnectionsAsync(vmm.Socket, method, path, 16, options.Seconds);
-            report.Add($"REST {name}, 16 connections", many, floor);
+            // Warm-up first: a JIT build tiers up after a few thousand calls; the connection too.
+            await rtt.HttpAsync(vmm.Socket, method, path, 5000, 1);
+            report.Add($"{label} REST {name}, 1 keep-alive connection", await rtt.HttpAsync(vmm.Socket, method, path, options.Iterations, 1), floor);
+            report.Add($"{label} REST {name}, 16 connections", await rtt.HttpAsync(vmm.Socket, method, path, Math.Max(500, options.Iterations / 8), 16), floor);
         }
 
         // Synchronous on this thread: one sd-bus connection, one caller.
@@ -86,9 +102,9 @@ internal static class Program
         {
             var stats = DBusBench.Measure(
                 caller, [("org.freedesktop.DBus.Peer", "Ping"), (DBusBench.Interface, "VmmPing"), (DBusBench.Interface, "VmInfo")], options.Iterations);
-            report.Add("D-Bus Peer.Ping (answered by sd-bus: the D-Bus floor)", stats[0], floor);
-            report.Add("D-Bus VmmPing, 1 connection", stats[1], floor, (stats[0], "Peer.Ping"));
-            report.Add("D-Bus VmInfo, 1 connection", stats[2], floor, (stats[0], "Peer.Ping"));
+            report.Add($"{label} D-Bus Peer.Ping (the D-Bus floor)", stats[0], floor);
+            report.Add($"{label} D-Bus VmmPing, 1 connection", stats[1], floor, (stats[0], "Peer.Ping"));
+            report.Add($"{label} D-Bus VmInfo, 1 connection", stats[2], floor, (stats[0], "Peer.Ping"));
         }
 
         foreach (var extra in options.Extras)
@@ -98,8 +114,8 @@ internal static class Program
         }
     }
 
-    /// <summary>Guests on /dev/kvm: boot to the first serial byte (ours and QEMU's), pause/resume, RSS.</summary>
-    private static async Task GuestAsync(BenchOptions options, string dir, Stats floor, Report report)
+    /// <summary>Guests on /dev/kvm: boot to the first serial byte (each build's and QEMU's), RSS, pause/resume.</summary>
+    private static async Task GuestAsync(BenchOptions options, List<(string Label, string Binary)> builds, string dir, Stats floor, Report report)
     {
         if (!File.Exists("/dev/kvm"))
         {
@@ -109,33 +125,37 @@ internal static class Program
 
         var guests = options.Guests ?? Path.Combine(Path.GetDirectoryName(Path.GetFullPath(options.Binary!))!, "guests");
         var banner = Path.Combine(guests, "banner");
-        var ch = await KvmBench.BootToFirstByteAsync(
-            options.Binary!, ["--kernel", banner, "--memory", "size=32M", "--serial", "tty", "--console", "off"], options.BootRuns);
-        report.AddBoot("cloud-hypervisor start -> banner's first serial byte (32 MiB)", ch, null);
         var qemu = await KvmBench.BootToFirstByteAsync(
             "qemu-system-x86_64",
             ["-M", "microvm", "-enable-kvm", "-m", "32M", "-kernel", banner, "-nographic", "-nodefaults", "-no-user-config", "-monitor", "none", "-serial", "stdio"],
             options.BootRuns);
-        report.AddBoot("qemu microvm start -> banner's first serial byte (32 MiB)", qemu, ch);
+        report.AddBoot("qemu microvm start -> banner's first serial byte (32 MiB)", qemu, null);
+        foreach (var (label, binary) in builds)
+        {
+            var ch = await KvmBench.BootToFirstByteAsync(
+                binary, ["--kernel", banner, "--memory", "size=32M", "--serial", "tty", "--console", "off"], options.BootRuns);
+            report.AddBoot($"{label} cloud-hypervisor start -> banner's first serial byte (32 MiB)", ch, qemu);
 
-        var serial = Path.Combine(dir, "ticks.serial");
-        await using var vmm = await VmmProcess.StartAsync(
-            options.Binary!, dir,
-            ["--kernel", Path.Combine(guests, "ticks"), "--memory", "size=32M", "--serial", $"file={serial}", "--console", "off"],
-            socketName: "ticks.sock");
-        await KvmBench.WaitForSerialAsync(serial, "ticks: 1", TimeSpan.FromSeconds(30));
-        report.AddText("VMM RSS, ticks guest running (guest memory 32 MiB)", Report.MiB(vmm.RssKiB()));
-        var (pause, resume) = await KvmBench.PauseResumeAsync(vmm.Socket, options.PauseResumeRuns);
-        report.Add($"REST vm.pause, ticks guest running (x{options.PauseResumeRuns})", pause, floor);
-        report.Add($"REST vm.resume, ticks guest running (x{options.PauseResumeRuns})", resume, floor);
+            var serial = Path.Combine(dir, "ticks.serial");
+            File.Delete(serial);
+            await using var vmm = await VmmProcess.StartAsync(
+                binary, dir,
+                ["--kernel", Path.Combine(guests, "ticks"), "--memory", "size=32M", "--serial", $"file={serial}", "--console", "off"],
+                socketName: "ticks.sock");
+            await KvmBench.WaitForSerialAsync(serial, "ticks: 1", TimeSpan.FromSeconds(30));
+            report.AddText($"{label} VMM RSS, ticks guest running (guest memory 32 MiB)", Report.MiB(vmm.RssKiB()));
+            var (pause, resume) = await KvmBench.PauseResumeAsync(vmm.Socket, options.PauseResumeRuns);
+            report.Add($"{label} REST vm.pause, ticks guest running (x{options.PauseResumeRuns})", pause, floor);
+            report.Add($"{label} REST vm.resume, ticks guest running (x{options.PauseResumeRuns})", resume, floor);
+        }
     }
 }
 
 internal sealed class BenchOptions
 {
     public string? Binary { get; private set; }
-    public string? EchoServer { get; private set; }
-    public int Seconds { get; private set; } = 3;
+    public string? Baseline { get; private set; }
+    public string? Rtt { get; private set; }
     public int Iterations { get; private set; } = 20000;
     public int BootRuns { get; private set; } = 5;
     public int PauseResumeRuns { get; private set; } = 50;
@@ -151,8 +171,8 @@ internal sealed class BenchOptions
             switch (args[i])
             {
                 case "--binary": o.Binary = args[++i]; break;
-                case "--echo-server": o.EchoServer = args[++i]; break;
-                case "--seconds": o.Seconds = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
+                case "--baseline": o.Baseline = args[++i]; break;
+                case "--rtt": o.Rtt = args[++i]; break;
                 case "--iterations": o.Iterations = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
                 case "--boot-runs": o.BootRuns = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
                 case "--pause-resume": o.PauseResumeRuns = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
@@ -185,7 +205,7 @@ internal sealed class Report
 {
     private readonly List<string> _lines = [];
 
-    private const int NameWidth = 62;
+    private const int NameWidth = 68;
 
     public void Add(string name, Stats s, Stats floor, (Stats Stats, string Name)? also = null) =>
         _lines.Add(string.Create(CultureInfo.InvariantCulture,
@@ -197,7 +217,7 @@ internal sealed class Report
 
     public void AddText(string name, string text) => _lines.Add($"{name,-NameWidth} {text}");
 
-    /// <summary>A boot figure: median and minimum of the runs, and the ratio of <paramref name="reference"/> to it when both exist.</summary>
+    /// <summary>A boot figure: median and minimum of the runs, and its ratio to <paramref name="reference"/> (QEMU's) when both exist.</summary>
     public void AddBoot(string name, BootResult r, BootResult? reference)
     {
         if (r.Failure is not null)
@@ -211,7 +231,7 @@ internal sealed class Report
             $"{name,-NameWidth} p50 {r.Median,8:F1} ms  min {r.Min,8:F1} ms  ({r.Milliseconds.Count} runs)  RSS {MiB(r.RssKiB).Trim()} after 1 s");
         if (reference is { Failure: null })
         {
-            line += string.Create(CultureInfo.InvariantCulture, $"  cloud-hypervisor/qemu p50 {reference.Median / r.Median:F2}x");
+            line += string.Create(CultureInfo.InvariantCulture, $"  p50 {r.Median / reference.Median:F2}x qemu");
         }
 
         _lines.Add(line);
@@ -225,70 +245,6 @@ internal sealed class Report
         foreach (var line in _lines)
         {
             Console.WriteLine(line);
-        }
-    }
-}
-
-/// <summary>The floor: a ping-sized request echoed back by a second process over a Unix socket.</summary>
-internal static class Floor
-{
-    public static async Task<Stats> MeasureAsync(string dir, BenchOptions options)
-    {
-        var path = Path.Combine(dir, "echo.sock");
-        using var server = Process.Start(new ProcessStartInfo(Environment.ProcessPath!, ["--echo-server", path])
-        {
-            RedirectStandardOutput = true,
-        })!;
-        try
-        {
-            await server.StandardOutput.ReadLineAsync(); // "ready"
-            using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-            await socket.ConnectAsync(new UnixDomainSocketEndPoint(path));
-            var request = Encoding.ASCII.GetBytes("GET /api/v1/vmm.ping HTTP/1.1\r\nHost: localhost\r\n\r\n");
-            var buffer = new byte[4096];
-            var samples = new List<double>(options.Iterations);
-            var total = Stopwatch.StartNew();
-            for (var i = 0; i < options.Iterations; i++)
-            {
-                var start = Stopwatch.GetTimestamp();
-                await socket.SendAsync(request);
-                var got = 0;
-                while (got < request.Length)
-                {
-                    got += await socket.ReceiveAsync(buffer.AsMemory(got));
-                }
-
-                samples.Add(Percentiles.Microseconds(Stopwatch.GetTimestamp() - start));
-            }
-
-            return Percentiles.From(samples, total.Elapsed.TotalSeconds);
-        }
-        finally
-        {
-            server.Kill();
-        }
-    }
-}
-
-internal static class EchoServer
-{
-    public static async Task RunAsync(string path)
-    {
-        using var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        listener.Bind(new UnixDomainSocketEndPoint(path));
-        listener.Listen(1);
-        Console.WriteLine("ready");
-        using var client = await listener.AcceptAsync();
-        var buffer = new byte[4096];
-        while (true)
-        {
-            var n = await client.ReceiveAsync(buffer);
-            if (n == 0)
-            {
-                return;
-            }
-
-            await client.SendAsync(buffer.AsMemory(0, n));
         }
     }
 }

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net.Sockets;
 using System.Text.Json;
 using CloudHypervisor.ChRemote.Tests.Support;
+using CloudHypervisor.TestSupport;
 
 namespace CloudHypervisor.ChRemote.Tests;
 
@@ -24,7 +25,7 @@ public sealed class StreamingTests : IAsyncLifetime
         silent.Bind(new UnixDomainSocketEndPoint(path));
         silent.Listen(4);
         var clock = Stopwatch.StartNew();
-        var run = await Processes.RunAsync(Processes.Info(Processes.Built("ch-remote"), ["--api-socket", path, "--timeout", "1", "ping"]));
+        var run = await Processes.RunAsync(Processes.Info(Executables.ChRemote, ["--api-socket", path, "--timeout", "1", "ping"]));
         Assert.Equal(11, run.ExitCode);
         Assert.Contains("No answer from the VMM within 1 s", run.Stderr, StringComparison.Ordinal);
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(20), "ch-remote kept waiting past its --timeout");

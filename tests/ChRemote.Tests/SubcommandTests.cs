@@ -1,5 +1,6 @@
 using System.Text.Json;
 using CloudHypervisor.ChRemote.Tests.Support;
+using CloudHypervisor.TestSupport;
 
 namespace CloudHypervisor.ChRemote.Tests;
 
@@ -136,7 +137,7 @@ public sealed class SubcommandTests : IAsyncLifetime
         var file = Path.Combine(_vmm.Dir, "vm.json");
         await File.WriteAllTextAsync(file, Config);
         Assert.Equal(0, (await _vmm.ChRemoteAsync(Via.Rest, "create", file)).ExitCode);
-        var ch = string.Join(' ', _vmm.ChRemoteInfo(Via.Rest, ["info"]).ArgumentList.Prepend(Processes.Built("ch-remote")).Select(a => $"'{a}'"));
+        var ch = string.Join(' ', _vmm.ChRemoteInfo(Via.Rest, ["info"]).ArgumentList.Prepend(Executables.ChRemote).Select(a => $"'{a}'"));
         var jq = await Processes.RunAsync(Processes.Info("/bin/sh", ["-c", $"{ch} | jq -r '.state, .config.memory.size'"]));
         Assert.Equal("Created\n33554432\n", jq.Stdout);
     }
@@ -154,16 +155,16 @@ public sealed class SubcommandTests : IAsyncLifetime
     [Fact]
     public async Task Transport_flags_follow_upstreams_rules()
     {
-        var none = await Processes.RunAsync(Processes.Info(Processes.Built("ch-remote"), ["ping"]));
+        var none = await Processes.RunAsync(Processes.Info(Executables.ChRemote, ["ping"]));
         Assert.Equal(1, none.ExitCode);
         Assert.Contains("Please either provide the api-socket option or dbus-service-name and dbus-object-path options", none.Stderr, StringComparison.Ordinal);
 #if DBUS_API
-        var both = await Processes.RunAsync(Processes.Info(Processes.Built("ch-remote"),
+        var both = await Processes.RunAsync(Processes.Info(Executables.ChRemote,
             ["--api-socket", _vmm.Socket, "--dbus-service-name", "a.b", "ping"]));
         Assert.Equal(1, both.ExitCode);
         Assert.Contains("`api-socket` and (dbus-service-name or dbus-object-path) are mutually exclusive", both.Stderr, StringComparison.Ordinal);
 #endif
-        var unreachable = await Processes.RunAsync(Processes.Info(Processes.Built("ch-remote"),
+        var unreachable = await Processes.RunAsync(Processes.Info(Executables.ChRemote,
             ["--api-socket", Path.Combine(_vmm.Dir, "nothing.sock"), "ping"]));
         Assert.Equal(10, unreachable.ExitCode);
         Assert.Contains("Failed to connect to the API socket", unreachable.Stderr, StringComparison.Ordinal);

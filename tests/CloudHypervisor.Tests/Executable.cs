@@ -6,10 +6,8 @@ using CloudHypervisor.TestSupport;
 namespace CloudHypervisor.Tests;
 
 /// <summary>
-/// Runs the built <c>cloud-hypervisor</c>. The executable is looked up, first match wins:
-/// $CH_BINARY; next to this test assembly (a referenced Exe project is copied into the test's
-/// output); $CH_BIN_DIR (test.sh); $CH_ARTIFACTS/bin/CloudHypervisor/{debug,release}/. A missing binary fails the test
-/// with one clear message.
+/// Runs the built <c>cloud-hypervisor</c> (<see cref="Executables"/> says which one: the native
+/// executable under ./test.sh). A missing binary fails the test with one clear message.
 /// </summary>
 internal sealed partial class Executable : IDisposable
 {
@@ -48,30 +46,7 @@ internal sealed partial class Executable : IDisposable
         }
     }
 
-    public static string Locate()
-    {
-        var candidates = new List<string>();
-        if (Environment.GetEnvironmentVariable("CH_BINARY") is { Length: > 0 } explicitPath)
-        {
-            candidates.Add(explicitPath);
-        }
-
-        candidates.Add(Path.Combine(AppContext.BaseDirectory, "cloud-hypervisor"));
-        if (Environment.GetEnvironmentVariable("CH_BIN_DIR") is { Length: > 0 } binDir)
-        {
-            candidates.Add(Path.Combine(binDir, "cloud-hypervisor"));
-        }
-
-        if (Environment.GetEnvironmentVariable("CH_ARTIFACTS") is { Length: > 0 } artifacts)
-        {
-            candidates.Add(Path.Combine(artifacts, "bin", "CloudHypervisor", "debug", "cloud-hypervisor"));
-            candidates.Add(Path.Combine(artifacts, "bin", "CloudHypervisor", "release", "cloud-hypervisor"));
-        }
-
-        return candidates.FirstOrDefault(File.Exists)
-            ?? throw new InvalidOperationException(
-                "The cloud-hypervisor executable was not found; build src/CloudHypervisor first. Looked at: " + string.Join(", ", candidates));
-    }
+    public static string Locate() => Executables.CloudHypervisor;
 
     public static Executable Start(IEnumerable<string> args, IReadOnlyDictionary<string, string?>? environment = null) =>
         Start(Locate(), args, environment);

@@ -117,7 +117,7 @@ public sealed class RealBinaryTests : IAsyncLifetime
 
     private BinaryProcess StartBinary(params string[] args)
     {
-        var info = new ProcessStartInfo(Path.Combine(AppContext.BaseDirectory, "cloud-hypervisor"))
+        var info = new ProcessStartInfo(Executables.CloudHypervisor)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,

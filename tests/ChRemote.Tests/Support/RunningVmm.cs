@@ -62,7 +62,7 @@ public sealed class RunningVmm : IAsyncDisposable
         environment["DBUS_SESSION_BUS_ADDRESS"] = privateBus.Address;
         args.AddRange(["--dbus-service-name", "org.cloudhypervisor.T" + name, "--dbus-object-path", "/org/cloudhypervisor/T" + name]);
 #endif
-        var process = Process.Start(Processes.Info(Processes.Built("cloud-hypervisor"), args, environment))!;
+        var process = Process.Start(Processes.Info(Executables.CloudHypervisor, args, environment))!;
         var vmm = new RunningVmm(process, dir, bus, name);
         await vmm.WaitUntilServingAsync();
         return vmm;
@@ -83,7 +83,7 @@ public sealed class RunningVmm : IAsyncDisposable
 #if DBUS_API
         environment["DBUS_SESSION_BUS_ADDRESS"] = _bus!.Address;
 #endif
-        return Processes.Info(Processes.Built("ch-remote"), [.. flags, .. args], environment);
+        return Processes.Info(Executables.ChRemote, [.. flags, .. args], environment);
     }
 
     private async Task WaitUntilServingAsync()
