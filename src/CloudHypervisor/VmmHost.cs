@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using CloudHypervisor.Cli;
+using CloudHypervisor.EventMonitor;
 using CloudHypervisor.EventMonitor.Sinks;
 using CloudHypervisor.Frontends.Rest;
 using CloudHypervisor.InternalApi;
@@ -58,7 +59,7 @@ public sealed class VmmHost(CliArguments arguments, ILogger log) : IAsyncDisposa
                 _events.AddSink(new LogEventSink(_log.ForContext("SourceContext", "event_monitor")));
             }
 
-            _events.Publish("vmm", "starting");
+            _events.Publish(Events.Vmm.Starting);
             _log.Information("{Version} starting", BuildInfo.Version);
 
             // 3: the control loop.

@@ -54,13 +54,14 @@ public sealed class EventMonitor : IEventPublisher, IAsyncDisposable
         }
     }
 
-    public EventRecord Publish(string source, string @event, IReadOnlyDictionary<string, string>? properties = null)
+    public EventRecord Publish(EventKind kind, IReadOnlyDictionary<string, string>? properties = null)
     {
+        ArgumentNullException.ThrowIfNull(kind);
         List<(string, EventRecord)>? dropped = null;
         EventRecord record;
         lock (_lock)
         {
-            record = new EventRecord(_nextSeq++, Stopwatch.GetElapsedTime(_startTimestamp), source, @event, properties);
+            record = new EventRecord(_nextSeq++, Stopwatch.GetElapsedTime(_startTimestamp), kind.Source, kind.Name, properties);
             _ring[record.Seq % _ring.Length] = record;
             foreach (var sink in _sinks)
             {

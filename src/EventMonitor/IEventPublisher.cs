@@ -4,5 +4,5 @@ namespace CloudHypervisor.EventMonitor;
 public interface IEventPublisher
 {
     /// <summary>Records the event (assigning its seq and timestamp) and hands it to every sink.</summary>
-    EventRecord Publish(string source, string @event, IReadOnlyDictionary<string, string>? properties = null);
+    EventRecord Publish(EventKind kind, IReadOnlyDictionary<string, string>? properties = null);
 }

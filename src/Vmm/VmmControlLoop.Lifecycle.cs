@@ -1,3 +1,4 @@
+using CloudHypervisor.EventMonitor;
 using CloudHypervisor.InternalApi;
 using CloudHypervisor.InternalApi.Models;
 using CloudHypervisor.Vmm.Control;
@@ -64,7 +65,7 @@ public sealed partial class VmmControlLoop
         var phase = Phase;
         if (phase is VmmPhase.NoConfig or VmmPhase.Created)
         {
-            Publish("vm", "booting");
+            Publish(Events.Vm.Booting);
         }
 
         if (Preconditions.Check(action, phase) is { } refused)
@@ -94,7 +95,7 @@ public sealed partial class VmmControlLoop
                     return error;
                 }
 
-                Publish("vm", "booted");
+                Publish(Events.Vm.Booted);
                 return ApiResult.Ok();
             };
         }));
@@ -110,7 +111,7 @@ public sealed partial class VmmControlLoop
         var phase = Phase;
         if (_vm is not null)
         {
-            Publish("vm", "pausing");
+            Publish(Events.Vm.Pausing);
         }
 
         if (Preconditions.Check(action, phase) is { } refused)
@@ -130,7 +131,7 @@ public sealed partial class VmmControlLoop
                 }
 
                 _vmState = VmState.Paused;
-                Publish("vm", "paused");
+                Publish(Events.Vm.Paused);
                 return ApiResult.Ok();
             };
         }));
@@ -142,7 +143,7 @@ public sealed partial class VmmControlLoop
         var phase = Phase;
         if (_vm is not null)
         {
-            Publish("vm", "resuming");
+            Publish(Events.Vm.Resuming);
         }
 
         if (Preconditions.Check(action, phase) is { } refused)
@@ -162,7 +163,7 @@ public sealed partial class VmmControlLoop
                 }
 
                 _vmState = VmState.Running;
-                Publish("vm", "resumed");
+                Publish(Events.Vm.Resumed);
                 return ApiResult.Ok();
             };
         }));
@@ -196,7 +197,7 @@ public sealed partial class VmmControlLoop
         _log.Information("VMM shutdown requested ({Origin})", origin);
         return DeleteVm(action, origin, deleted =>
         {
-            Publish("vmm", "shutdown");
+            Publish(Events.Vmm.Shutdown);
             _exitCode = 0;
             return deleted;
         });
@@ -220,7 +221,7 @@ public sealed partial class VmmControlLoop
 
             _config = null;
             _hypervisor.ReleaseConsoles();
-            Publish("vm", "deleted");
+            Publish(Events.Vm.Deleted);
             return then(ApiResult.Ok());
         }
 
@@ -251,7 +252,7 @@ public sealed partial class VmmControlLoop
                     return then(error);
                 }
 
-                Publish("vm", "shutdown");
+                Publish(Events.Vm.Shutdown);
                 return then(ApiResult.Ok());
             };
         });
@@ -261,7 +262,7 @@ public sealed partial class VmmControlLoop
     private Task<ApiResult> RebootVm(ApiAction action, string origin, Func<ApiResult, ApiResult>? then = null)
     {
         then ??= Same;
-        Publish("vm", "rebooting");
+        Publish(Events.Vm.Rebooting);
         if (Preconditions.Check(ApiCatalog.VmReboot, Phase) is { } refused)
         {
             return Done(then(ApiError.For(action, refused.Kind, [.. refused.Causes])));
@@ -293,7 +294,7 @@ public sealed partial class VmmControlLoop
                     return then(error);
                 }
 
-                Publish("vm", "rebooted");
+                Publish(Events.Vm.Rebooted);
                 return then(ApiResult.Ok());
             };
         });
@@ -465,7 +466,7 @@ public sealed partial class VmmControlLoop
         return Unexpected(action, e);
     }
 
-    private void Publish(string source, string @event) => _events.Publish(source, @event);
+    private void Publish(EventKind kind) => _events.Publish(kind);
 
     private static ValueTask<ApiResult> Answer(ApiResult result) => ValueTask.FromResult(result);
 
@@ -484,7 +485,7 @@ public sealed partial class VmmControlLoop
             loop.Post(() => loop.OnGuestExit(generation, exit));
         }
 
-        public void DeviceEvent(string source, string @event, IReadOnlyDictionary<string, string>? properties = null) =>
-            loop._events.Publish(source, @event, properties);
+        public void DeviceEvent(EventKind kind, IReadOnlyDictionary<string, string>? properties = null) =>
+            loop._events.Publish(kind, properties);
     }
 }

@@ -12,7 +12,7 @@ public sealed class EventMonitorTests
             {
                 for (var i = 0; i < 200; i++)
                 {
-                    monitor.Publish("vm", $"t{t}");
+                    monitor.Publish(Events.Vm.Resized);
                 }
             }))
             .ToArray();
@@ -32,9 +32,9 @@ public sealed class EventMonitorTests
     public async Task Timestamps_are_monotonic_time_since_the_monitor_was_set_up()
     {
         await using var monitor = new EventMonitor();
-        var first = monitor.Publish("vmm", "starting");
+        var first = monitor.Publish(Events.Vmm.Starting);
         await Task.Delay(20);
-        var second = monitor.Publish("vmm", "shutdown");
+        var second = monitor.Publish(Events.Vmm.Shutdown);
 
         Assert.True(first.Timestamp < TimeSpan.FromSeconds(1));
         Assert.True(second.Timestamp - first.Timestamp >= TimeSpan.FromMilliseconds(15));
@@ -46,13 +46,13 @@ public sealed class EventMonitorTests
         await using var monitor = new EventMonitor(replayCapacity: 8);
         for (var i = 0; i < 5; i++)
         {
-            monitor.Publish("vm", $"e{i}");
+            monitor.Publish(Events.Vm.Resized, Mark($"e{i}"));
         }
 
         using var subscription = monitor.Subscribe(since: 3);
-        monitor.Publish("vm", "live");
+        monitor.Publish(Events.Vm.Resized, Mark("live"));
 
-        var names = Drain(subscription).Select(r => r.Event);
+        var names = Drain(subscription).Select(r => r.Properties!["n"]);
         Assert.Equal(["e3", "e4", "live"], names);
         Assert.Equal(3, subscription.FirstSeq);
         Assert.Equal(0, subscription.Missed);
@@ -64,14 +64,14 @@ public sealed class EventMonitorTests
         await using var monitor = new EventMonitor(replayCapacity: 4);
         for (var i = 0; i < 10; i++)
         {
-            monitor.Publish("vm", $"e{i}");
+            monitor.Publish(Events.Vm.Resized, Mark($"e{i}"));
         }
 
         using var subscription = monitor.Subscribe(since: 0);
 
         Assert.Equal(6, subscription.Missed);
         Assert.Equal(6, subscription.FirstSeq);
-        Assert.Equal(["e6", "e7", "e8", "e9"], Drain(subscription).Select(r => r.Event));
+        Assert.Equal(["e6", "e7", "e8", "e9"], Drain(subscription).Select(r => r.Properties!["n"]));
     }
 
     [Fact]
@@ -81,7 +81,7 @@ public sealed class EventMonitorTests
         using var subscription = monitor.Subscribe();
         for (var i = 0; i < 100; i++)
         {
-            monitor.Publish("vm", $"e{i}");
+            monitor.Publish(Events.Vm.Resized, Mark($"e{i}"));
         }
 
         Assert.True(subscription.Overflowed);
@@ -94,10 +94,10 @@ public sealed class EventMonitorTests
     public async Task A_sink_added_with_replay_first_gets_the_events_published_before_it()
     {
         await using var monitor = new EventMonitor();
-        monitor.Publish("vmm", "starting");
+        monitor.Publish(Events.Vmm.Starting);
         var sink = new RecordingSink();
         monitor.AddSinkWithReplay(sink);
-        monitor.Publish("vm", "booting");
+        monitor.Publish(Events.Vm.Booting);
         await monitor.FlushAsync(TimeSpan.FromSeconds(5));
 
         Assert.Equal(["starting", "booting"], sink.Records.Select(r => r.Event));
@@ -111,7 +111,7 @@ public sealed class EventMonitorTests
         monitor.AddSink(sink);
         for (var i = 0; i < 10; i++)
         {
-            monitor.Publish("vm", $"e{i}");
+            monitor.Publish(Events.Vm.Resized, Mark($"e{i}"));
         }
 
         await monitor.FlushAsync(TimeSpan.FromSeconds(10));
@@ -128,7 +128,7 @@ public sealed class EventMonitorTests
             await using var monitor = new EventMonitor();
             var sink = new RecordingSink(TimeSpan.FromMilliseconds(i % 2));
             monitor.AddSink(sink);
-            monitor.Publish("vm", "booting");
+            monitor.Publish(Events.Vm.Booting);
 
             await monitor.FlushAsync(TimeSpan.FromSeconds(10));
 
@@ -177,4 +177,7 @@ public sealed class EventMonitorTests
             }
         }
     }
+
+    /// <summary>Marks an event so a test can tell which one arrived.</summary>
+    private static Dictionary<string, string> Mark(string n) => new() { ["n"] = n };
 }

@@ -18,9 +18,9 @@ public sealed class FileEventSinkTests : IDisposable
         {
             using var sink = FileEventSink.OpenPath(path);
             monitor.AddSink(sink);
-            monitor.Publish("vmm", "starting");
-            monitor.Publish("virtio-device", "activated", new Dictionary<string, string> { ["id"] = "_disk0" });
-            monitor.Publish("vmm", "shutdown");
+            monitor.Publish(Events.Vmm.Starting);
+            monitor.Publish(Events.VirtioDevice.Activated, new Dictionary<string, string> { ["id"] = "_disk0" });
+            monitor.Publish(Events.Vmm.Shutdown);
             await monitor.FlushAsync(TimeSpan.FromSeconds(5));
         }
 
@@ -54,8 +54,8 @@ public sealed class FileEventSinkTests : IDisposable
         {
             using var sink = FileEventSink.FromFd(pipe.WriteFd);
             monitor.AddSink(sink);
-            monitor.Publish("vmm", "starting");
-            monitor.Publish("vm", "booting");
+            monitor.Publish(Events.Vmm.Starting);
+            monitor.Publish(Events.Vm.Booting);
             await monitor.FlushAsync(TimeSpan.FromSeconds(5));
         }
 
@@ -80,7 +80,7 @@ public sealed class FileEventSinkTests : IDisposable
         {
             for (var i = 0; i < 20_000; i++)
             {
-                monitor.Publish("vm", "resizing", new Dictionary<string, string> { ["n"] = i.ToString() });
+                monitor.Publish(Events.Vm.Resizing, new Dictionary<string, string> { ["n"] = i.ToString() });
             }
         });
         await publishing.WaitAsync(TimeSpan.FromSeconds(60));

@@ -37,7 +37,7 @@ public sealed class LogEventSinkTests
 
         for (var i = 0; i < 10; i++)
         {
-            monitor.Publish("vm", "pausing");
+            monitor.Publish(Events.Vm.Pausing);
         }
 
         gate.Release(100);

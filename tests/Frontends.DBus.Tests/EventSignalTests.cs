@@ -50,7 +50,7 @@ public sealed class EventSignalTests
             }
         });
         await using var events = new CloudHypervisor.EventMonitor.EventMonitor();
-        var starting = events.Publish("vmm", "starting");
+        var starting = events.Publish(Events.Vmm.Starting);
         var channel = new ApiChannel();
 
         var server = await DBusServer.StartAsync(
@@ -85,7 +85,7 @@ public sealed class EventSignalTests
             {
                 for (var i = 0; i < 20_000; i++)
                 {
-                    vmm.Events.Publish("virtio-device", "activated", properties);
+                    vmm.Events.Publish(Events.VirtioDevice.Activated, properties);
                 }
             });
             await publishing.WaitAsync(TimeSpan.FromSeconds(60));

@@ -1,3 +1,4 @@
+using CloudHypervisor.EventMonitor;
 #if DBUS_API
 using CloudHypervisor.Frontends.DBus.Tests.Support;
 using CloudHypervisor.InternalApi;
@@ -49,7 +50,7 @@ public sealed class StopTests
             inCallback.Release();
             release.Wait();
         });
-        vmm.Events.Publish("vm", "booting");
+        vmm.Events.Publish(Events.Vm.Booting);
         Assert.True(await inCallback.WaitAsync(TimeSpan.FromSeconds(20)), "no event reached the listener");
 
         var disposing = Task.Run(listener.Dispose);

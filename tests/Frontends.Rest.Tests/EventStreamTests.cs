@@ -1,3 +1,4 @@
+using CloudHypervisor.EventMonitor;
 using System.Diagnostics;
 using System.Net.Sockets;
 using System.Text.Json;
@@ -14,7 +15,7 @@ public sealed class EventStreamTests
     public async Task A_subscriber_gets_each_event_caused_through_the_api_as_one_line_in_seq_order()
     {
         await using var events = new EventMonitorHub();
-        events.Publish("vmm", "starting");
+        events.Publish(Events.Vmm.Starting);
         await using var host = await RestHost.StartAsync(MiniVmm.Create(events), events);
         // since = the next seq: nothing published after this line can be missed, however late
         // curl's request reaches the server.
@@ -38,17 +39,17 @@ public sealed class EventStreamTests
         await using var events = new EventMonitorHub();
         for (var i = 0; i < 5; i++)
         {
-            events.Publish("vmm", "tick" + i);
+            events.Publish(Events.Vm.Resized);
         }
 
         await using var host = await RestHost.StartAsync(MiniVmm.Create(), events);
         using var stream = EventReader.Open(host.Socket, "http://localhost/api/v1/events?since=2");
-        events.Publish("vm", "later");
+        events.Publish(Events.Vm.Resumed);
 
         var lines = await stream.ReadLinesAsync(4);
 
         Assert.Equal([2L, 3L, 4L, 5L], lines.Select(l => l.GetProperty("seq").GetInt64()));
-        Assert.Equal("later", lines[3].GetProperty("event").GetString());
+        Assert.Equal("resumed", lines[3].GetProperty("event").GetString());
     }
 
     [Fact]
@@ -57,7 +58,7 @@ public sealed class EventStreamTests
         await using var events = new EventMonitorHub();
         for (var i = 0; i < 3; i++)
         {
-            events.Publish("vmm", "tick" + i);
+            events.Publish(Events.Vm.Resized);
         }
 
         await using var host = await RestHost.StartAsync(MiniVmm.Create(), events);
@@ -84,7 +85,7 @@ public sealed class EventStreamTests
         Assert.Contains("Transfer-Encoding: chunked\r\n", head, StringComparison.Ordinal);
         Assert.Contains("Server: Cloud Hypervisor API\r\n", head, StringComparison.Ordinal);
 
-        events.Publish("vm", "booted");
+        events.Publish(Events.Vm.Booted);
         var chunk = await ReadUntilAsync(client, "\n\r\n");
         Assert.Contains("\"event\":\"booted\"", chunk, StringComparison.Ordinal);
 

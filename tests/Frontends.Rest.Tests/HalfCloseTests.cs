@@ -1,3 +1,4 @@
+using CloudHypervisor.EventMonitor;
 using CloudHypervisor.Frontends.Rest.Tests.Support;
 using Xunit;
 
@@ -57,13 +58,13 @@ public sealed class HalfCloseTests : IAsyncLifetime
         // The follower subscribes, then events are published: both must reach it.
         await Tools.EventuallyAsync(async () =>
         {
-            _host.Events.Publish("vmm", "ping-test");
+            _host.Events.Publish(Events.Guest.Panic, new Dictionary<string, string> { ["event"] = "ping-test" });
             await Task.Delay(100);
             return follower.IsCompleted;
         }, TimeSpan.FromSeconds(30));
 
         var run = await follower;
         Assert.True(run.ExitCode == 0, run.ToString());
-        Assert.Contains("\"event\":\"ping-test\"", run.Stdout, StringComparison.Ordinal);
+        Assert.Contains("\"ping-test\"", run.Stdout, StringComparison.Ordinal);
     }
 }

@@ -1,3 +1,4 @@
+using CloudHypervisor.EventMonitor;
 using CloudHypervisor.InternalApi.Models;
 
 namespace CloudHypervisor.Vmm.Hypervisor;
@@ -89,8 +90,8 @@ public interface IGuestEvents
     /// <summary>The guest powered off, reset, or failed. Reported once per run.</summary>
     void GuestExited(GuestExit exit);
 
-    /// <summary>A device-level event, e.g. ("guest", "panic", {event: panic}).</summary>
-    void DeviceEvent(string source, string @event, IReadOnlyDictionary<string, string>? properties = null);
+    /// <summary>A device-level event, e.g. <see cref="Events.VirtioDevice.Activated"/> with {id}.</summary>
+    void DeviceEvent(EventKind kind, IReadOnlyDictionary<string, string>? properties = null);
 }
 
 /// <summary>A backend failure, with its causes (top first) for the API's error chain.</summary>

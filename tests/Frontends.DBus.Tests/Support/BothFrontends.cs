@@ -48,7 +48,7 @@ public sealed class BothFrontends : IAsyncDisposable
         var events = new CloudHypervisor.EventMonitor.EventMonitor();
         var file = FileEventSink.OpenPath(Path.Combine(dir, "events.json"));
         events.AddSink(file);
-        events.Publish("vmm", "starting");
+        events.Publish(CloudHypervisor.EventMonitor.Events.Vmm.Starting);
         var both = new BothFrontends(bus, dir, events, RunningVmm.Start(events), file);
         var log = new LogCollector().Logger;
         both.Rest = await RestServer.StartAsync(new RestServerOptions { SocketPath = both.SocketPath }, both.Channel, events, log, CancellationToken.None);

@@ -49,7 +49,7 @@ public sealed class ServedVmm : IAsyncDisposable
     {
         var bus = await PrivateBus.StartAsync();
         var events = new CloudHypervisor.EventMonitor.EventMonitor();
-        events.Publish("vmm", "starting");
+        events.Publish(CloudHypervisor.EventMonitor.Events.Vmm.Starting);
         var vmm = new ServedVmm(bus, events, RunningVmm.Start(events), "org.cloudhypervisor.T" + Guid.NewGuid().ToString("N")[..12]);
         vmm.Server = await DBusServer.StartAsync(vmm.Options, vmm.Channel, events, vmm.Log.Logger, CancellationToken.None);
         // vmm/starting is replayed to the bus by the sink's own pump: let it go out now, so that a

@@ -1,3 +1,4 @@
+using CloudHypervisor.EventMonitor;
 using CloudHypervisor.InternalApi;
 using CloudHypervisor.InternalApi.Json;
 using CloudHypervisor.InternalApi.Models;
@@ -20,9 +21,9 @@ public static class MiniVmm
         var booted = false;
         var handler = new TableHandler();
 
-        ApiResult Publish(string @event)
+        ApiResult Publish(EventKind @event)
         {
-            events?.Publish("vm", @event);
+            events?.Publish(@event);
             return ApiResult.Ok();
         }
 
@@ -57,12 +58,12 @@ public static class MiniVmm
                 }
 
                 (booted, state) = (true, VmState.Running);
-                return Publish("booted");
+                return Publish(Events.Vm.Booted);
             }
         };
-        handler["vm.pause"] = c => Transition(c, VmState.Running, VmState.Paused, "paused");
-        handler["vm.resume"] = c => Transition(c, VmState.Paused, VmState.Running, "resumed");
-        handler["vm.reboot"] = c => Transition(c, VmState.Running, VmState.Running, "rebooted");
+        handler["vm.pause"] = c => Transition(c, VmState.Running, VmState.Paused, Events.Vm.Paused);
+        handler["vm.resume"] = c => Transition(c, VmState.Paused, VmState.Running, Events.Vm.Resumed);
+        handler["vm.reboot"] = c => Transition(c, VmState.Running, VmState.Running, Events.Vm.Rebooted);
         handler["vm.shutdown"] = c =>
         {
             lock (gate)
@@ -73,7 +74,7 @@ public static class MiniVmm
                 }
 
                 (booted, state) = (false, VmState.Created);
-                return Publish("shutdown");
+                return Publish(Events.Vm.Shutdown);
             }
         };
         handler["vm.delete"] = _ =>
@@ -81,7 +82,7 @@ public static class MiniVmm
             lock (gate)
             {
                 (config, booted, state) = (null, false, VmState.Created);
-                return Publish("deleted");
+                return Publish(Events.Vm.Deleted);
             }
         };
         handler["vm.info"] = c =>
@@ -99,7 +100,7 @@ public static class MiniVmm
         };
         return handler;
 
-        ApiResult Transition(ApiCommand c, VmState from, VmState to, string @event)
+        ApiResult Transition(ApiCommand c, VmState from, VmState to, EventKind @event)
         {
             lock (gate)
             {

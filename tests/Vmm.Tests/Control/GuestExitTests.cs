@@ -1,3 +1,4 @@
+using CloudHypervisor.EventMonitor;
 using CloudHypervisor.Vmm.Control;
 using CloudHypervisor.Vmm.Hypervisor;
 
@@ -94,7 +95,7 @@ public sealed class GuestExitTests
         await vmm.Reach(VmmPhase.Running);
         var mark = vmm.Mark();
 
-        await Task.Run(() => vmm.Hypervisor.LastVm!.Events.DeviceEvent("guest", "panic", new Dictionary<string, string> { ["event"] = "panic" }));
+        await Task.Run(() => vmm.Hypervisor.LastVm!.Events.DeviceEvent(Events.Guest.Panic, new Dictionary<string, string> { ["event"] = "panic" }));
 
         var record = Assert.Single(vmm.Records(), r => r.Seq >= mark);
         Assert.Equal(("guest", "panic", "panic"), (record.Source, record.Event, record.Properties!["event"]));

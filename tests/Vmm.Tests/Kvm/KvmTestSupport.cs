@@ -104,7 +104,7 @@ internal sealed class RecordingEvents : IGuestEvents
         _exit.TrySetResult(exit);
     }
 
-    public void DeviceEvent(string source, string @event, IReadOnlyDictionary<string, string>? properties = null)
+    public void DeviceEvent(CloudHypervisor.EventMonitor.EventKind kind, IReadOnlyDictionary<string, string>? properties = null)
     {
     }
 }
