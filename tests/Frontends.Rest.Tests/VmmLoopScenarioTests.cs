@@ -57,14 +57,15 @@ public sealed class VmmLoopScenarioTests : IAsyncLifetime
         Assert.Equal(204, (await PutAsync("vm.shutdown")).Status);
         Assert.Equal(204, (await PutAsync("vm.delete")).Status);
         Assert.Equal(404, (await GetAsync("vm.info")).Status);
-        Assert.Contains("boot", _served.Hypervisor.Calls);
-        Assert.Contains("pause", _served.Hypervisor.Calls);
+        Assert.Contains("boot", _served.Hypervisor.LastVm!.Calls);
+        Assert.Contains("pause", _served.Hypervisor.LastVm!.Calls);
     }
 
     [Fact]
     public async Task During_a_slow_boot_reads_answer_at_once_and_a_conflict_is_429_with_Retry_After()
     {
-        _served.Hypervisor.BootGate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var gate = new SemaphoreSlim(0);
+        _served.Hypervisor.BootGate = gate;
         Assert.Equal(204, (await PutAsync("vm.create", """{"payload":{"kernel":"/k"}}""")).Status);
 
         var boot = PutAsync("vm.boot");
@@ -77,7 +78,7 @@ public sealed class VmmLoopScenarioTests : IAsyncLifetime
         Assert.NotNull(pause.Header("Retry-After"));
         Assert.Equal(["Error from API", "The VM could not be paused"], Chain(pause)[..2]);
 
-        _served.Hypervisor.BootGate.SetResult();
+        gate.Release();
         Assert.Equal(204, (await boot).Status);
         Assert.Equal("Running", State(await GetAsync("vm.info")));
     }

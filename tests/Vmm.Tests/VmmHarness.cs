@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using CloudHypervisor.InternalApi;
+using CloudHypervisor.TestSupport;
 using CloudHypervisor.Vmm.Control;
 using Serilog;
 

@@ -12,7 +12,7 @@ namespace CloudHypervisor.Frontends.DBus.Tests.Support;
 /// <summary>
 /// A VMM served on D-Bus: a private bus, the event monitor (with <c>vmm/starting</c> published
 /// first, as the CLI does), the channel with the real <see cref="VmmControlLoop"/> behind it (on a
-/// <see cref="FakeHypervisor"/>), and the DBusServer.
+/// <see cref="TestHypervisor"/>), and the DBusServer.
 /// </summary>
 public sealed class ServedVmm : IAsyncDisposable
 {
@@ -97,7 +97,7 @@ public sealed class ServedVmm : IAsyncDisposable
     }
 }
 
-/// <summary>The real control loop on a <see cref="FakeHypervisor"/>, reading its own channel.</summary>
+/// <summary>The real control loop on a <see cref="TestHypervisor"/>, reading its own channel.</summary>
 public sealed class RunningVmm : IAsyncDisposable
 {
     private readonly CancellationTokenSource _stop;
@@ -116,7 +116,7 @@ public sealed class RunningVmm : IAsyncDisposable
     {
         var channel = new ApiChannel();
         var options = new VmmOptions { Version = "v54.0.0", BuildVersion = "test", Features = ["dbus_api"] };
-        var loop = new VmmControlLoop(channel, events, new FakeHypervisor(), new LogCollector().Logger, options);
+        var loop = new VmmControlLoop(channel, events, new TestHypervisor(), new LogCollector().Logger, options);
         var stop = new CancellationTokenSource();
         return new RunningVmm(channel, stop, Task.Run(() => loop.RunAsync(stop.Token)));
     }

@@ -1,4 +1,5 @@
 using CloudHypervisor.InternalApi;
+using CloudHypervisor.TestSupport;
 using CloudHypervisor.Vmm;
 using EventMonitorHub = CloudHypervisor.EventMonitor.EventMonitor;
 
@@ -15,7 +16,7 @@ public sealed class ServedLoop : IAsyncDisposable
 
     private ServedLoop(string directory) => Directory = directory;
 
-    public FakeHypervisor Hypervisor { get; } = new();
+    public TestHypervisor Hypervisor { get; } = new();
     public EventMonitorHub Events { get; } = new();
     public string Directory { get; }
     public string Socket => Path.Combine(Directory, "api.sock");

@@ -2,10 +2,11 @@ using System.Collections.Concurrent;
 using CloudHypervisor.InternalApi.Models;
 using CloudHypervisor.Vmm.Hypervisor;
 
-namespace CloudHypervisor.Vmm.Tests;
+namespace CloudHypervisor.TestSupport;
 
 /// <summary>
-/// A hypervisor double for control-loop tests: it builds <see cref="TestGuestVm"/>s that record
+/// The hypervisor double behind the real control loop in every test project that needs one (no
+/// /dev/kvm): it builds <see cref="TestGuestVm"/>s that record
 /// what the loop asked of them, can be told to fail or to block in Boot until released, and lets a
 /// test play the guest (poweroff, reset, device events) through the loop's <see cref="IGuestEvents"/>.
 /// </summary>
