@@ -19,7 +19,8 @@ namespace CloudHypervisor.Frontends.Rest.Transport;
 /// output pipe. End of input completes the input pipe. When the client is gone (POLLHUP) or the
 /// read failed it also fires <c>ConnectionClosed</c>, which is how Kestrel learns a client went
 /// away (its request is aborted, an event stream ends); a client that only shut down its sending
-/// side (socat, nc -N) still reads, so it gets its answer, as upstream's server gives it.
+/// side (socat, nc -N) still reads, so it gets its answer, as upstream's server gives it; Kestrel
+/// sees that end of input only after the bytes before it (<see cref="HalfClosedInput"/>).
 /// Kestrel completing the output closes the socket.
 /// </summary>
 internal sealed class UnixSocketConnection : ConnectionContext,
@@ -55,7 +56,7 @@ internal sealed class UnixSocketConnection : ConnectionContext,
         _log = log;
         ConnectionId = id;
         LocalEndPoint = localEndPoint;
-        Transport = new DuplexPipe(_input.Reader, _output.Writer);
+        Transport = new DuplexPipe(new HalfClosedInput(_input.Reader), _output.Writer);
         ConnectionClosed = _closed.Token;
         _features.Set<IConnectionIdFeature>(this);
         _features.Set<IConnectionTransportFeature>(this);
