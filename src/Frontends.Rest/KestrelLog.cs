@@ -1,3 +1,4 @@
+using CloudHypervisor.Frontends.Rest.Transport;
 using Microsoft.Extensions.Logging;
 using SerilogLevel = Serilog.Events.LogEventLevel;
 
@@ -6,11 +7,18 @@ namespace CloudHypervisor.Frontends.Rest;
 /// <summary>
 /// Kestrel's Microsoft.Extensions.Logging output, forwarded to the process's Serilog logger.
 /// Only warnings and worse pass: Kestrel's per-connection Debug/Information chatter would cost
-/// time on every request and says nothing a VMM operator needs.
+/// time on every request and says nothing a VMM operator needs. One Debug event is read, not
+/// printed: a rejected request's reason (<see cref="RejectionNotes"/>), which Kestrel logs just
+/// before it writes its own answer, so that answer can name it.
 /// </summary>
-internal sealed class KestrelLog(Serilog.ILogger log) : ILoggerFactory
+internal sealed class KestrelLog(Serilog.ILogger log, RejectionNotes rejections) : ILoggerFactory
 {
-    public ILogger CreateLogger(string categoryName) => new Logger(log.ForContext("SourceContext", categoryName));
+    // Kestrel's KestrelTrace: category and event of "Connection id ... bad request data".
+    private const string BadRequestsCategory = "Microsoft.AspNetCore.Server.Kestrel.BadRequests";
+    private const int ConnectionBadRequestEvent = 17;
+
+    public ILogger CreateLogger(string categoryName) =>
+        new Logger(log.ForContext("SourceContext", categoryName), categoryName == BadRequestsCategory ? rejections : null);
 
     public void AddProvider(ILoggerProvider provider)
     {
@@ -20,20 +28,30 @@ internal sealed class KestrelLog(Serilog.ILogger log) : ILoggerFactory
     {
     }
 
-    private sealed class Logger(Serilog.ILogger log) : ILogger
+    private sealed class Logger(Serilog.ILogger log, RejectionNotes? rejections) : ILogger
     {
         public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
 
         public bool IsEnabled(LogLevel logLevel) =>
-            logLevel is >= LogLevel.Warning and < LogLevel.None && log.IsEnabled(Map(logLevel));
+            (rejections is not null && logLevel == LogLevel.Debug) || Forwarded(logLevel);
 
         public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
         {
-            if (IsEnabled(logLevel))
+            if (rejections is not null && eventId.Id == ConnectionBadRequestEvent && exception is not null
+                && state is IReadOnlyList<KeyValuePair<string, object?>> fields
+                && fields.FirstOrDefault(f => f.Key == "ConnectionId").Value is string connectionId)
+            {
+                rejections.Note(connectionId, exception.Message);
+            }
+
+            if (Forwarded(logLevel))
             {
                 log.Write(Map(logLevel), exception, "{Message}", formatter(state, exception));
             }
         }
+
+        private bool Forwarded(LogLevel logLevel) =>
+            logLevel is >= LogLevel.Warning and < LogLevel.None && log.IsEnabled(Map(logLevel));
 
         private static SerilogLevel Map(LogLevel level) => level switch
         {

@@ -169,26 +169,49 @@ internal sealed class RestApplication(IApiSender api, EventMonitorHub events, Re
     private async Task<ApiCommandOrError> ReadAndParseAsync(HttpContext context, ApiAction action)
     {
         var reader = context.Request.BodyReader;
-        while (true)
+        try
         {
-            var read = await reader.ReadAsync(context.RequestAborted);
-            var buffer = read.Buffer;
-            if (buffer.Length > options.MaxRequestBodySize)
+            while (true)
             {
-                reader.AdvanceTo(buffer.End);
-                return new ApiCommandOrError(TooLarge(buffer.Length));
-            }
+                var read = await reader.ReadAsync(context.RequestAborted);
+                var buffer = read.Buffer;
+                if (buffer.Length > options.MaxRequestBodySize)
+                {
+                    // Only a chunked body gets here (a declared length is refused unread): read the
+                    // rest without keeping it, so the answer states the real size and the connection
+                    // stays usable for the next request.
+                    var size = buffer.Length;
+                    var ended = read.IsCompleted;
+                    reader.AdvanceTo(buffer.End);
+                    while (!ended)
+                    {
+                        read = await reader.ReadAsync(context.RequestAborted);
+                        size += read.Buffer.Length;
+                        ended = read.IsCompleted;
+                        reader.AdvanceTo(read.Buffer.End);
+                    }
 
-            if (read.IsCompleted)
-            {
-                // Parse while Kestrel still owns the bytes: no copy for a single-segment body.
-                var body = buffer.IsSingleSegment ? buffer.First : buffer.ToArray();
-                var parsed = action.Parse(body, TakePassedFds(context));
-                reader.AdvanceTo(buffer.End);
-                return parsed;
-            }
+                    return new ApiCommandOrError(TooLarge(size));
+                }
 
-            reader.AdvanceTo(buffer.Start, buffer.End);
+                if (read.IsCompleted)
+                {
+                    // Parse while Kestrel still owns the bytes: no copy for a single-segment body.
+                    var body = buffer.IsSingleSegment ? buffer.First : buffer.ToArray();
+                    var parsed = action.Parse(body, TakePassedFds(context));
+                    reader.AdvanceTo(buffer.End);
+                    return parsed;
+                }
+
+                reader.AdvanceTo(buffer.Start, buffer.End);
+            }
+        }
+        catch (IOException e) when (!context.RequestAborted.IsCancellationRequested)
+        {
+            // Kestrel's body decoding failed (a malformed or overflowing chunk size, a body shorter
+            // than its Content-Length): the framing is lost, so answer and close the connection.
+            context.Response.Headers.Connection = "close";
+            return new ApiCommandOrError(ApiError.BadRequest(e.Message));
         }
     }
 

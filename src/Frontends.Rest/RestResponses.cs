@@ -65,6 +65,13 @@ internal static class RestResponses
     /// <summary>A status with a JSON-array-of-strings body.</summary>
     public static void WriteChain(HttpResponse response, int status, IReadOnlyList<string> chain)
     {
+        response.StatusCode = status;
+        WriteBody(response, ChainJson(chain));
+    }
+
+    /// <summary>An error chain as upstream's body: a compact JSON array of strings.</summary>
+    public static byte[] ChainJson(IReadOnlyList<string> chain)
+    {
         var buffer = new ArrayBufferWriter<byte>(128);
         using (var writer = new Utf8JsonWriter(buffer, ChainWriterOptions))
         {
@@ -77,8 +84,7 @@ internal static class RestResponses
             writer.WriteEndArray();
         }
 
-        response.StatusCode = status;
-        WriteBody(response, buffer.WrittenSpan);
+        return buffer.WrittenSpan.ToArray();
     }
 
     /// <summary>200 with a compact JSON body, no trailing newline (contract §1.1).</summary>

@@ -70,7 +70,8 @@ public sealed class RestServer : IAsyncDisposable
             throw new ArgumentException("RestServerOptions needs SocketPath or ListenFd", nameof(options));
         }
 
-        var loggerFactory = new KestrelLog(log);
+        var rejections = new RejectionNotes();
+        var loggerFactory = new KestrelLog(log, rejections);
         var kestrelOptions = new KestrelServerOptions
         {
             // We send upstream's "Server: Cloud Hypervisor API" ourselves.
@@ -81,7 +82,7 @@ public sealed class RestServer : IAsyncDisposable
         kestrelOptions.Limits.MaxRequestBodySize = null;
         kestrelOptions.ListenHandle(listenFd, listen => listen.Protocols = HttpProtocols.Http1);
 
-        var transport = new UnixSocketTransport(log);
+        var transport = new UnixSocketTransport(rejections, log);
         var kestrel = new KestrelServer(Options.Create(kestrelOptions), transport, loggerFactory);
         var application = new RestApplication(api, events, options, log);
         try

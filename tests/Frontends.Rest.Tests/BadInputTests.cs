@@ -83,6 +83,23 @@ public sealed class BadInputTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_chunked_body_over_4_MiB_is_refused_with_its_real_size_and_the_connection_stays_usable()
+    {
+        // curl sends the file as chunks and then a ping on the same connection.
+        var (exit, stdout, stderr) = await Curl.RunRawAsync(
+        [
+            "-sS", "-v", "--unix-socket", _host.Socket, "-X", "PUT", "-H", "Transfer-Encoding: chunked",
+            "--data-binary", "@" + HugeBody.Value, "http://localhost/api/v1/vm.create",
+            "--next", "--unix-socket", _host.Socket, "http://localhost/api/v1/vmm.ping",
+        ]);
+
+        Assert.True(exit == 0, stderr);
+        Assert.Contains("""["Payload Too Large","Request payload with size 4194305 is larger than the limit of 4194304 allowed by server."]""", stdout, StringComparison.Ordinal);
+        Assert.Contains("\"version\"", stdout, StringComparison.Ordinal);
+        Assert.Contains("Re-using existing connection", stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_body_on_ping_or_info_is_ignored_as_upstream_does()
     {
         var ping = await _host.CurlAsync("-X", "GET", "http://localhost/api/v1/vmm.ping", "-d", "not even json");

@@ -39,6 +39,8 @@ internal sealed class UnixSocketConnection : ConnectionContext,
 
     private readonly Socket _socket;
     private readonly Serilog.ILogger _log;
+    private readonly RejectionNotes _rejections;
+    private readonly ResponseOutput _responses;
     private readonly Pipe _input = new(InputOptions);
     private readonly Pipe _output = new(OutputOptions);
     private readonly CancellationTokenSource _closed = new();
@@ -46,17 +48,21 @@ internal sealed class UnixSocketConnection : ConnectionContext,
     private readonly FeatureCollection _features = new();
     private List<int> _passedFds = [];
     private readonly List<int> _received = []; // Receive loop only.
+    private readonly RequestHeads _heads = new(); // Receive loop only.
     private Task _receiving = Task.CompletedTask;
     private Task _sending = Task.CompletedTask;
     private int _closedFired;
+    private long _sent; // Send loop only.
 
-    public UnixSocketConnection(Socket socket, EndPoint localEndPoint, string id, Serilog.ILogger log)
+    public UnixSocketConnection(Socket socket, EndPoint localEndPoint, string id, RejectionNotes rejections, Serilog.ILogger log)
     {
         _socket = socket;
         _log = log;
+        _rejections = rejections;
         ConnectionId = id;
         LocalEndPoint = localEndPoint;
-        Transport = new DuplexPipe(new HalfClosedInput(_input.Reader), _output.Writer);
+        _responses = new ResponseOutput(_output.Writer, () => _rejections.Take(ConnectionId));
+        Transport = new DuplexPipe(new HalfClosedInput(_input.Reader), _responses);
         ConnectionClosed = _closed.Token;
         _features.Set<IConnectionIdFeature>(this);
         _features.Set<IConnectionTransportFeature>(this);
@@ -109,6 +115,7 @@ internal sealed class UnixSocketConnection : ConnectionContext,
         await _sending;
         await _receiving;
         Take().Dispose();
+        _rejections.Take(ConnectionId);
         _closed.Dispose();
         await base.DisposeAsync();
     }
@@ -136,10 +143,11 @@ internal sealed class UnixSocketConnection : ConnectionContext,
                     // End of input. A client that only shut down its sending side (socat, nc -N)
                     // still reads, so the request it sent gets its answer; one that is gone does not.
                     halfClosed = !PeerHungUp();
+                    _heads.Release(writer);
                     break;
                 }
 
-                writer.Advance(received);
+                _heads.Pass(memory[..received], writer);
                 var flushed = await writer.FlushAsync();
                 if (flushed.IsCompleted || flushed.IsCanceled)
                 {
@@ -241,16 +249,21 @@ internal sealed class UnixSocketConnection : ConnectionContext,
                 }
 
                 var buffer = read.Buffer;
-                foreach (var segment in buffer)
+                if (_responses.Pending is { } swap && swap.Offset < _sent + buffer.Length)
                 {
-                    var remaining = segment;
-                    while (!remaining.IsEmpty)
-                    {
-                        var sent = await _socket.SendAsync(remaining, SocketFlags.None);
-                        remaining = remaining[sent..];
-                    }
+                    // One of Kestrel's own answers, dressed (ResponseOutput): its flush is all in this buffer.
+                    var before = swap.Offset - _sent;
+                    await SendAsync(buffer.Slice(0, before));
+                    await SendAsync(new ReadOnlySequence<byte>(swap.Bytes));
+                    await SendAsync(buffer.Slice(before + swap.Length));
+                    _responses.Substituted(swap);
+                }
+                else
+                {
+                    await SendAsync(buffer);
                 }
 
+                _sent += buffer.Length;
                 reader.AdvanceTo(buffer.End);
                 if (read.IsCompleted)
                 {
@@ -267,6 +280,19 @@ internal sealed class UnixSocketConnection : ConnectionContext,
             await reader.CompleteAsync(error);
             // Kestrel is done with this connection (or it broke): the receive loop ends too.
             CloseSocket();
+        }
+    }
+
+    private async ValueTask SendAsync(ReadOnlySequence<byte> buffer)
+    {
+        foreach (var segment in buffer)
+        {
+            var remaining = segment;
+            while (!remaining.IsEmpty)
+            {
+                var sent = await _socket.SendAsync(remaining, SocketFlags.None);
+                remaining = remaining[sent..];
+            }
         }
     }
 

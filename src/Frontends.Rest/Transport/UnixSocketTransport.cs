@@ -11,7 +11,7 @@ namespace CloudHypervisor.Frontends.Rest.Transport;
 /// request (contract §1.6). It serves the listening Unix socket Kestrel hands it by handle
 /// (<c>ListenHandle</c>: the socket we bound, or the one systemd passed).
 /// </summary>
-internal sealed class UnixSocketTransport(Serilog.ILogger log) : IConnectionListenerFactory
+internal sealed class UnixSocketTransport(RejectionNotes rejections, Serilog.ILogger log) : IConnectionListenerFactory
 {
     public ValueTask<IConnectionListener> BindAsync(EndPoint endpoint, CancellationToken cancellationToken = default)
     {
@@ -39,10 +39,10 @@ internal sealed class UnixSocketTransport(Serilog.ILogger log) : IConnectionList
             throw new IOException($"API socket fd {handle.FileHandle} is not a listening Unix stream socket");
         }
 
-        return new ValueTask<IConnectionListener>(new Listener(socket, endpoint, log));
+        return new ValueTask<IConnectionListener>(new Listener(socket, endpoint, rejections, log));
     }
 
-    private sealed class Listener(Socket socket, EndPoint endpoint, Serilog.ILogger log) : IConnectionListener
+    private sealed class Listener(Socket socket, EndPoint endpoint, RejectionNotes rejections, Serilog.ILogger log) : IConnectionListener
     {
         private long _connections;
 
@@ -80,7 +80,7 @@ internal sealed class UnixSocketTransport(Serilog.ILogger log) : IConnectionList
                 }
 
                 var id = Interlocked.Increment(ref _connections);
-                var connection = new UnixSocketConnection(accepted, endpoint, $"api-{id}", log);
+                var connection = new UnixSocketConnection(accepted, endpoint, $"api-{id}", rejections, log);
                 connection.Start();
                 return connection;
             }
