@@ -12,6 +12,7 @@ public sealed class EventSubscription : IDisposable
 {
     private readonly Channel<EventRecord> _channel;
     private readonly Action<EventSubscription> _unsubscribe;
+    private readonly CancellationTokenSource _cutOff = new();
 
     internal EventSubscription(int capacity, Action<EventSubscription> unsubscribe)
     {
@@ -36,12 +37,30 @@ public sealed class EventSubscription : IDisposable
     /// <summary>True when the reader fell behind and the stream was ended.</summary>
     public bool Overflowed { get; private set; }
 
+    /// <summary>
+    /// Cancelled when the reader fell behind (<see cref="Overflowed"/>). A reader that stopped
+    /// reading is usually stuck writing what it already has to its client: this frees it.
+    /// </summary>
+    public CancellationToken CutOff => _cutOff.Token;
+
     internal void Offer(EventRecord record)
     {
-        if (!_channel.Writer.TryWrite(record))
+        if (!_channel.Writer.TryWrite(record) && !Overflowed)
         {
             Overflowed = true;
             _channel.Writer.TryComplete();
+            // Offer runs under the monitor's lock: the token's callbacks run elsewhere.
+            ThreadPool.UnsafeQueueUserWorkItem(static cutOff =>
+            {
+                try
+                {
+                    cutOff.Cancel();
+                }
+                catch (ObjectDisposedException)
+                {
+                    // The reader already went away.
+                }
+            }, _cutOff, preferLocal: false);
         }
     }
 
@@ -51,5 +70,6 @@ public sealed class EventSubscription : IDisposable
     {
         _channel.Writer.TryComplete();
         _unsubscribe(this);
+        _cutOff.Dispose();
     }
 }

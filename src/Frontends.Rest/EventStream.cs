@@ -9,7 +9,8 @@ namespace CloudHypervisor.Frontends.Rest;
 /// (NDJSON), flushed per event, from seq N on (replayed from the monitor's buffer) or from now
 /// on. With <c>follow=false</c> it ends after the events buffered when it was asked for (a
 /// one-shot read, e.g. <c>ch-remote events --since 0</c>). Otherwise the stream stays open until the client leaves, the server stops, or the client falls so
-/// far behind that its queue overflows (it then reconnects with <c>since</c> = last seq + 1).
+/// far behind that its queue overflows: its connection is then closed (it reconnects with
+/// <c>since</c> = last seq + 1).
 /// </summary>
 internal static class EventStream
 {
@@ -19,7 +20,7 @@ internal static class EventStream
     {
         var response = context.Response;
         using var subscription = events.Subscribe(since);
-        using var ended = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, stopping);
+        using var ended = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, stopping, subscription.CutOff);
         response.StatusCode = StatusCodes.Status200OK;
         response.ContentType = RestResponses.NdjsonContentType;
         response.Headers.CacheControl = "no-store";
@@ -49,14 +50,19 @@ internal static class EventStream
                 }
             }
 
-            if (subscription.Overflowed)
-            {
-                log.Warning("REST event stream reader fell behind and was disconnected");
-            }
         }
         catch (OperationCanceledException) when (ended.IsCancellationRequested)
         {
-            // Client gone or server stopping: end the chunked body cleanly if we still can.
+            // Client gone, server stopping or reader cut off: end the chunked body cleanly if we still can.
+        }
+
+        if (subscription.Overflowed)
+        {
+            // Its queue overflowed, so the client has stopped reading or reads too slowly: nothing
+            // more can be written to it, not even the end of the chunked body. Close the connection
+            // (what it has received stays readable); it reconnects with since = last seq + 1.
+            log.Warning("REST event stream reader fell behind and was disconnected");
+            context.Abort();
         }
     }
 }

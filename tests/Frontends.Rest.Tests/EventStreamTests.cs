@@ -96,6 +96,34 @@ public sealed class EventStreamTests
         await host.DisposeAsync();
     }
 
+    [Fact]
+    public async Task A_follower_that_stops_reading_is_disconnected_and_a_new_one_gets_later_events()
+    {
+        await using var events = new EventMonitorHub(replayCapacity: 64, queueCapacity: 64);
+        await using var host = await RestHost.StartAsync(MiniVmm.Create(), events);
+        using var lagging = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified) { ReceiveBufferSize = 4096 };
+        await lagging.ConnectAsync(new UnixDomainSocketEndPoint(host.Socket));
+        await lagging.SendAsync("GET /api/v1/events HTTP/1.1\r\nHost: localhost\r\n\r\n"u8.ToArray());
+        Assert.StartsWith("HTTP/1.1 200", await ReadUntilAsync(lagging, "\r\n\r\n"), StringComparison.Ordinal);
+
+        // Far more than the socket buffers, the output pipe and the queue hold, while it reads nothing.
+        for (var i = 0; i < 20000; i++)
+        {
+            events.Publish(Events.Vm.Resized);
+        }
+
+        // It was stuck writing to a client that reads nothing: once cut off, the server closes the
+        // connection, so reading what arrived ends in EOF (before: no EOF, ever).
+        var received = await ReadToEndAsync(lagging, TimeSpan.FromSeconds(30));
+        Assert.Contains("\"event\":\"resized\"", received, StringComparison.Ordinal);
+        Assert.DoesNotContain("0\r\n\r\n", received[^5..], StringComparison.Ordinal);
+
+        using var fresh = EventReader.Open(host.Socket, $"http://localhost/api/v1/events?since={events.NextSeq}");
+        events.Publish(Events.Vm.Resumed);
+        var lines = await fresh.ReadLinesAsync(1);
+        Assert.Equal("resumed", lines[0].GetProperty("event").GetString());
+    }
+
     private static async Task<string> ReadUntilAsync(Socket socket, string marker)
     {
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
@@ -114,9 +142,9 @@ public sealed class EventStreamTests
         return text.ToString();
     }
 
-    private static async Task<string> ReadToEndAsync(Socket socket)
+    private static async Task<string> ReadToEndAsync(Socket socket, TimeSpan? limit = null)
     {
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+        using var timeout = new CancellationTokenSource(limit ?? TimeSpan.FromSeconds(5));
         var text = new System.Text.StringBuilder();
         var buffer = new byte[4096];
         int read;
