@@ -140,7 +140,9 @@ public sealed class VmmHost(CliArguments arguments, ILogger log) : IAsyncDisposa
 #endif
         catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException or UnauthorizedAccessException)
         {
-            throw new FatalErrorException(["Failed to start the HTTP API server", .. FatalErrorException.ChainOf(e)]);
+            // Upstream starts its HTTP thread inside the VMM thread: "Failed to start the VMM thread",
+            // "Error creation API server's socket", then the OS error.
+            throw new FatalErrorException(["Failed to start the VMM thread", .. FatalErrorException.ChainOf(e)]);
         }
     }
 

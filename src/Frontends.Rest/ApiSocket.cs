@@ -9,9 +9,11 @@ namespace CloudHypervisor.Frontends.Rest;
 
 /// <summary>
 /// Path mode of <c>--api-socket</c> (contract §6.1): an exclusive flock on <c>&lt;path&gt;.lock</c>
-/// (created next to the socket and left there) proves no live instance serves the path, so a
-/// socket file still there is stale and is removed; then bind, chmod 0600, listen. Closing the
-/// lock handle (process exit included, even a crash) releases the lock.
+/// (created next to the socket and left there) proves no live instance of ours serves the path;
+/// a socket file still there is removed only when nothing listens on it (one a crash left); then
+/// bind, chmod 0600, listen. Anything else at the path (a regular file, a directory, another
+/// program's live socket) is refused as bind(2) refuses it, with EADDRINUSE in upstream's error
+/// chain, and left alone. Closing the lock handle (process exit included, even a crash) releases the lock.
 /// </summary>
 internal sealed class ApiSocket : IDisposable
 {
@@ -41,12 +43,7 @@ internal sealed class ApiSocket : IDisposable
         var lockHandle = AcquireLock(path);
         try
         {
-            // We hold the lock, so nobody serves this path: whatever socket file is left is stale.
-            if (!Directory.Exists(path))
-            {
-                File.Delete(path);
-            }
-
+            RemoveIfStale(path);
             var fd = BindAndListen(path);
             return new ApiSocket(path, lockHandle, fd);
         }
@@ -75,6 +72,49 @@ internal sealed class ApiSocket : IDisposable
         _lock.Dispose();
     }
 
+    /// <summary>The message upstream gives when its API socket cannot be made (VmmError::CreateApiServerSocket).</summary>
+    public const string CreateSocketError = "Error creation API server's socket";
+
+    /// <summary>
+    /// Removes a socket file at <paramref name="path"/> that nothing listens on; refuses anything
+    /// else that is there. Only a socket can be stale: a file of any other type was put there by
+    /// someone, and a socket that accepts connections belongs to a live program.
+    /// </summary>
+    [SupportedOSPlatform("linux")]
+    private static unsafe void RemoveIfStale(string path)
+    {
+        var status = default(Libc.statx);
+        // SAFETY: status lives on this frame and is the 256 bytes the kernel writes.
+        if (Libc.Statx(Libc.AT_FDCWD, path, Libc.AT_SYMLINK_NOFOLLOW, Libc.STATX_TYPE, &status) != 0)
+        {
+            return; // Nothing there (ENOENT), or bind will say what is wrong.
+        }
+
+        if ((status.stx_mode & Libc.S_IFMT) != Libc.S_IFSOCK)
+        {
+            throw Error(Libc.EADDRINUSE);
+        }
+
+        using var probe = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.Unix, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Unspecified);
+        probe.Blocking = false;
+        try
+        {
+            probe.Connect(new System.Net.Sockets.UnixDomainSocketEndPoint(path));
+        }
+        catch (System.Net.Sockets.SocketException e) when (e.SocketErrorCode == System.Net.Sockets.SocketError.ConnectionRefused)
+        {
+            File.Delete(path); // Nobody listens: left by a crash.
+            return;
+        }
+        catch (System.Net.Sockets.SocketException e) when (e.SocketErrorCode != System.Net.Sockets.SocketError.WouldBlock)
+        {
+            throw new IOException(CreateSocketError, e);
+        }
+
+        // It accepted the connection (or its backlog is full): a live program serves this path.
+        throw Error(Libc.EADDRINUSE);
+    }
+
     [SupportedOSPlatform("linux")]
     private static SafeFileHandle AcquireLock(string path)
     {
@@ -82,7 +122,7 @@ internal sealed class ApiSocket : IDisposable
         var fd = Libc.open(lockPath, Libc.O_RDWR | Libc.O_CREAT | Libc.O_CLOEXEC, 0b110_000_000);
         if (fd < 0)
         {
-            throw new IOException($"Cannot open \"{lockPath}\"", new Win32Exception(Marshal.GetLastPInvokeError()));
+            throw Error(Marshal.GetLastPInvokeError());
         }
 
         var handle = new SafeFileHandle(fd, ownsHandle: true);
@@ -95,7 +135,7 @@ internal sealed class ApiSocket : IDisposable
                 throw new ApiSocketInUseException(path);
             }
 
-            throw new IOException($"Cannot lock \"{lockPath}\"", new Win32Exception(errno));
+            throw Error(errno);
         }
 
         return handle;
@@ -107,13 +147,13 @@ internal sealed class ApiSocket : IDisposable
         var bytes = Encoding.UTF8.GetBytes(path);
         if (bytes.Length >= Libc.UnixPathMax)
         {
-            throw new IOException($"API socket path \"{path}\" is longer than {Libc.UnixPathMax - 1} bytes");
+            throw new IOException(CreateSocketError, new IOException($"API socket path \"{path}\" is longer than {Libc.UnixPathMax - 1} bytes"));
         }
 
         var fd = Libc.socket(Libc.AF_UNIX, Libc.SOCK_STREAM | Libc.SOCK_CLOEXEC, 0);
         if (fd < 0)
         {
-            throw Error("socket", path);
+            throw Error(Marshal.GetLastPInvokeError());
         }
 
         try
@@ -124,14 +164,14 @@ internal sealed class ApiSocket : IDisposable
             // SAFETY: address lives on this stack frame for the whole call and length stays within it.
             if (Libc.bind(fd, &address, length) != 0)
             {
-                throw Error("bind", path);
+                throw Error(Marshal.GetLastPInvokeError());
             }
 
             // Owner only, set before listen() so no connection can arrive under the umask's mode.
             File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
             if (Libc.listen(fd, Backlog) != 0)
             {
-                throw Error("listen", path);
+                throw Error(Marshal.GetLastPInvokeError());
             }
 
             return fd;
@@ -143,6 +183,7 @@ internal sealed class ApiSocket : IDisposable
         }
     }
 
-    private static IOException Error(string call, string path) =>
-        new($"Cannot {call} API socket \"{path}\"", new Win32Exception(Marshal.GetLastPInvokeError()));
+    /// <summary>Upstream's chain for a socket that cannot be made: its message, then the OS error as Rust prints it.</summary>
+    private static IOException Error(int errno) =>
+        new(CreateSocketError, new IOException($"{new Win32Exception(errno).Message} (os error {errno})"));
 }

@@ -68,6 +68,21 @@ public sealed class ApiSessionTests : IDisposable
         Assert.Equal(0, await first.WaitForExitAsync(TimeSpan.FromSeconds(20)));
     }
 
+    [Fact]
+    public async Task A_file_at_the_socket_path_is_kept_and_start_exits_1_with_upstreams_chain()
+    {
+        File.WriteAllText(Socket, "precious");
+
+        var (code, stdout, stderr) = await Executable.RunAsync("--api-socket", $"path={Socket}");
+
+        Assert.Equal(1, code);
+        Assert.Equal("", stdout);
+        Assert.Contains(
+            "Error: Cloud Hypervisor exited with the following chain of errors:\n  0: Failed to start the VMM thread\n  1: Error creation API server's socket\n  2: Address already in use (os error 98)\n",
+            stderr);
+        Assert.Equal("precious", File.ReadAllText(Socket));
+    }
+
     [Theory]
     [InlineData(Executable.SIGTERM)]
     [InlineData(Executable.SIGINT)]

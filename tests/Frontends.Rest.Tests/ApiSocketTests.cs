@@ -71,6 +71,63 @@ public sealed class ApiSocketTests
     }
 
     [Fact]
+    public async Task A_regular_file_at_the_path_is_refused_with_EADDRINUSE_and_kept()
+    {
+        var directory = RestHost.NewDirectory();
+        var socket = Path.Combine(directory, "api.sock");
+        File.WriteAllText(socket, "precious");
+
+        var error = await Assert.ThrowsAsync<IOException>(() => RestHost.StartAsync(MiniVmm.Create(), directory: directory));
+
+        Assert.Equal("Error creation API server's socket", error.Message);
+        Assert.Equal("Address already in use (os error 98)", error.InnerException?.Message);
+        Assert.Equal("precious", File.ReadAllText(socket));
+        Directory.Delete(directory, recursive: true);
+    }
+
+    [Fact]
+    public async Task Another_programs_live_socket_at_the_path_is_refused_and_keeps_serving()
+    {
+        var directory = RestHost.NewDirectory();
+        var socket = Path.Combine(directory, "api.sock");
+        // A foreign server (python3) that answers every connection with one line (or tries to:
+        // the VMM's probe connects and goes).
+        using var foreign = Process.Start(new ProcessStartInfo("python3",
+        [
+            "-c", "import socket,sys\ns=socket.socket(socket.AF_UNIX)\ns.bind(sys.argv[1])\ns.listen()\nwhile True:\n c,_=s.accept()\n try: c.sendall(b'foreign\\n')\n except OSError: pass\n c.close()",
+            socket,
+        ]) { UseShellExecute = false })!;
+        try
+        {
+            await WaitUntilAsync(() => File.Exists(socket));
+
+            var error = await Assert.ThrowsAsync<IOException>(() => RestHost.StartAsync(MiniVmm.Create(), directory: directory));
+
+            Assert.Equal("Error creation API server's socket", error.Message);
+            Assert.Equal("Address already in use (os error 98)", error.InnerException?.Message);
+            using var client = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+            await client.ConnectAsync(new UnixDomainSocketEndPoint(socket));
+            var buffer = new byte[64];
+            var read = await client.ReceiveAsync(buffer, SocketFlags.None);
+            Assert.Equal("foreign\n", System.Text.Encoding.ASCII.GetString(buffer, 0, read));
+        }
+        finally
+        {
+            foreign.Kill();
+            await foreign.WaitForExitAsync();
+        }
+
+        Directory.Delete(directory, recursive: true);
+    }
+
+    [Fact]
+    public void Statx_has_the_kernels_size()
+    {
+        Assert.Equal(256, System.Runtime.InteropServices.Marshal.SizeOf<Interop.Libc.statx>());
+        Assert.Equal(28, (int)System.Runtime.InteropServices.Marshal.OffsetOf<Interop.Libc.statx>(nameof(Interop.Libc.statx.stx_mode)));
+    }
+
+    [Fact]
     public async Task The_socket_is_owner_only()
     {
         await using var host = await RestHost.StartAsync(MiniVmm.Create());

@@ -5,7 +5,8 @@ namespace CloudHypervisor.Frontends.Rest.Interop;
 // The only native calls of the REST frontend (DESIGN.md rule 5), with ScmRights.cs: the lock
 // file's flock, a Unix socket bound and chmod-ed before it listens, so no client can connect
 // while the socket still has the process umask's mode, and poll, which tells a client that has
-// gone (POLLHUP) from one that only finished sending (shutdown(SHUT_WR)).
+// gone (POLLHUP) from one that only finished sending (shutdown(SHUT_WR)), and statx, which tells
+// a socket file from anything else at the socket path.
 internal static partial class Libc
 {
     public const int O_RDWR = 0x2;
@@ -20,7 +21,15 @@ internal static partial class Libc
     public const int EAGAIN = 11;
     public const int EINTR = 4;
 
+    public const int EADDRINUSE = 98;
+
     public const short POLLHUP = 0x10;
+
+    public const int AT_FDCWD = -100;
+    public const int AT_SYMLINK_NOFOLLOW = 0x100;
+    public const uint STATX_TYPE = 0x1;
+    public const ushort S_IFMT = 0xF000;
+    public const ushort S_IFSOCK = 0xC000;
 
     /// <summary><c>sizeof(sun_path)</c> on Linux.</summary>
     public const int UnixPathMax = 108;
@@ -32,6 +41,19 @@ internal static partial class Libc
         public int fd;
         public short events;
         public short revents;
+    }
+
+    /// <summary>linux/stat.h <c>struct statx</c>: the leading fields up to <c>stx_mode</c>; the kernel writes 256 bytes.</summary>
+    [StructLayout(LayoutKind.Sequential, Size = 256)]
+    public struct statx
+    {
+        public uint stx_mask;
+        public uint stx_blksize;
+        public ulong stx_attributes;
+        public uint stx_nlink;
+        public uint stx_uid;
+        public uint stx_gid;
+        public ushort stx_mode;
     }
 #pragma warning restore CS8981
 
@@ -65,4 +87,8 @@ internal static partial class Libc
 
     [LibraryImport("libc", SetLastError = true)]
     public static unsafe partial int poll(pollfd* fds, nuint nfds, int timeout);
+
+    // statx has one layout on every architecture, unlike struct stat.
+    [LibraryImport("libc", EntryPoint = "statx", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+    public static unsafe partial int Statx(int dirfd, string path, int flags, uint mask, statx* buffer);
 }
