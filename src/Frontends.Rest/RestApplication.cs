@@ -105,6 +105,7 @@ internal sealed class RestApplication(IApiSender api, EventMonitorHub events, Re
         {
             // Answer without reading: Kestrel drains or closes the connection after the response.
             parsed = new ApiCommandOrError(TooLarge(declared));
+            LargeInputs.Handled(declared);
         }
         else
         {
@@ -144,6 +145,7 @@ internal sealed class RestApplication(IApiSender api, EventMonitorHub events, Re
         else if (result.Json is { } json)
         {
             RestResponses.WriteJson(response, json);
+            LargeInputs.Handled(json.Length * (long)sizeof(char));
         }
         else if (action.Reply == ApiReplyKind.EmptyOk)
         {
@@ -169,12 +171,14 @@ internal sealed class RestApplication(IApiSender api, EventMonitorHub events, Re
     private async Task<ApiCommandOrError> ReadAndParseAsync(HttpContext context, ApiAction action)
     {
         var reader = context.Request.BodyReader;
+        long seen = 0;
         try
         {
             while (true)
             {
                 var read = await reader.ReadAsync(context.RequestAborted);
                 var buffer = read.Buffer;
+                seen = buffer.Length;
                 if (buffer.Length > options.MaxRequestBodySize)
                 {
                     // Only a chunked body gets here (a declared length is refused unread): read the
@@ -191,6 +195,7 @@ internal sealed class RestApplication(IApiSender api, EventMonitorHub events, Re
                         reader.AdvanceTo(read.Buffer.End);
                     }
 
+                    seen = size;
                     return new ApiCommandOrError(TooLarge(size));
                 }
 
@@ -212,6 +217,11 @@ internal sealed class RestApplication(IApiSender api, EventMonitorHub events, Re
             // than its Content-Length): the framing is lost, so answer and close the connection.
             context.Response.Headers.Connection = "close";
             return new ApiCommandOrError(ApiError.BadRequest(e.Message));
+        }
+        finally
+        {
+            // Also for a body the client abandoned halfway: its buffers are garbage now.
+            LargeInputs.Handled(seen);
         }
     }
 
