@@ -2,7 +2,7 @@ using System.ComponentModel;
 using System.Runtime.InteropServices;
 using System.Runtime.Versioning;
 using System.Text;
-using CloudHypervisor.Frontends.Rest.Interop;
+using CloudHypervisor.Interop;
 using Microsoft.Win32.SafeHandles;
 
 namespace CloudHypervisor.Frontends.Rest;
@@ -81,16 +81,15 @@ internal sealed class ApiSocket : IDisposable
     /// someone, and a socket that accepts connections belongs to a live program.
     /// </summary>
     [SupportedOSPlatform("linux")]
-    private static unsafe void RemoveIfStale(string path)
+    private static void RemoveIfStale(string path)
     {
-        var status = default(Libc.statx);
-        // SAFETY: status lives on this frame and is the 256 bytes the kernel writes.
-        if (Libc.Statx(Libc.AT_FDCWD, path, Libc.AT_SYMLINK_NOFOLLOW, Libc.STATX_TYPE, &status) != 0)
+        var type = Libc.FileTypeAt(path);
+        if (type is null)
         {
             return; // Nothing there (ENOENT), or bind will say what is wrong.
         }
 
-        if ((status.stx_mode & Libc.S_IFMT) != Libc.S_IFSOCK)
+        if (type != Libc.S_IFSOCK)
         {
             throw Error(Libc.EADDRINUSE);
         }
@@ -142,7 +141,7 @@ internal sealed class ApiSocket : IDisposable
     }
 
     [SupportedOSPlatform("linux")]
-    private static unsafe int BindAndListen(string path)
+    private static int BindAndListen(string path)
     {
         var bytes = Encoding.UTF8.GetBytes(path);
         if (bytes.Length >= Libc.UnixPathMax)
@@ -158,11 +157,7 @@ internal sealed class ApiSocket : IDisposable
 
         try
         {
-            var address = new Libc.sockaddr_un { sun_family = Libc.AF_UNIX };
-            bytes.CopyTo(new Span<byte>(address.sun_path, Libc.UnixPathMax));
-            var length = (uint)(sizeof(ushort) + bytes.Length + 1);
-            // SAFETY: address lives on this stack frame for the whole call and length stays within it.
-            if (Libc.bind(fd, &address, length) != 0)
+            if (Libc.BindUnix(fd, bytes) != 0)
             {
                 throw Error(Marshal.GetLastPInvokeError());
             }

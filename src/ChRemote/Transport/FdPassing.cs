@@ -1,7 +1,6 @@
 using System.ComponentModel;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
-using CloudHypervisor.ChRemote.Interop;
 using CloudHypervisor.Interop;
 
 namespace CloudHypervisor.ChRemote.Transport;
@@ -19,7 +18,7 @@ internal static class FdPassing
     /// </summary>
     private static void CheckInherited(int fd)
     {
-        var flags = fd < 0 ? -1 : Libc.fcntl(fd, Libc.F_GETFD);
+        var flags = fd < 0 ? -1 : Libc.fcntl(fd, Libc.F_GETFD, 0);
         if (flags < 0)
         {
             throw new TransportException(ExitCodes.Usage,

@@ -19,6 +19,8 @@ internal static partial class Sigint
     public static unsafe void StopIgnoring()
     {
         var current = stackalloc byte[SigactionSize];
+        // SAFETY: the kernel writes at most sizeof(struct sigaction) (152 bytes) into the 256 on
+        // this frame, and the handler read back is its first field.
         if (sigaction(SIGINT, null, current) == 0 && *(nint*)current == SIG_IGN)
         {
             signal(SIGINT, SIG_DFL);

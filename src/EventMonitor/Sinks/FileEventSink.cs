@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using System.Text;
+using CloudHypervisor.Interop;
 using Microsoft.Win32.SafeHandles;
 
 namespace CloudHypervisor.EventMonitor.Sinks;
@@ -89,14 +90,6 @@ public sealed class FileEventSink : IEventSink, IDisposable
 
     public void Dispose() => _handle.Dispose();
 
-    private unsafe int WriteSome(byte[] bytes, int offset, out int errno)
-    {
-        fixed (byte* p = bytes)
-        {
-            // SAFETY: p + offset .. p + Length lies inside the pinned array.
-            var n = Libc.write(_handle, p + offset, (nuint)(bytes.Length - offset));
-            errno = n < 0 ? Marshal.GetLastPInvokeError() : 0;
-            return (int)Math.Max(n, 0);
-        }
-    }
+    private int WriteSome(byte[] bytes, int offset, out int errno) =>
+        (int)Math.Max(Libc.Write(_handle, bytes.AsSpan(offset), out errno), 0);
 }

@@ -3,9 +3,8 @@ using System.IO.Pipelines;
 using System.Net;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
-using CloudHypervisor.Frontends.Rest.Interop;
-using CloudHypervisor.InternalApi;
 using CloudHypervisor.Interop;
+using CloudHypervisor.InternalApi;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.AspNetCore.Http.Features;
@@ -181,24 +180,10 @@ internal sealed class UnixSocketConnection : ConnectionContext,
     /// After end of input: true when the client is gone (POLLHUP: both directions are shut),
     /// false when it only finished sending and still reads.
     /// </summary>
-    private unsafe bool PeerHungUp()
+    private bool PeerHungUp()
     {
-        var added = false;
-        _socket.SafeHandle.DangerousAddRef(ref added);
-        try
-        {
-            var fd = new Libc.pollfd { fd = (int)_socket.SafeHandle.DangerousGetHandle(), events = Libc.POLLHUP };
-            // SAFETY: fd lives on this frame; the AddRef keeps the descriptor open (and unreused) for the call.
-            var ready = Libc.poll(&fd, 1, 0);
-            return ready < 0 || (ready == 1 && (fd.revents & Libc.POLLHUP) != 0);
-        }
-        finally
-        {
-            if (added)
-            {
-                _socket.SafeHandle.DangerousRelease();
-            }
-        }
+        var revents = Libc.PollNow(_socket.SafeHandle, Libc.POLLHUP);
+        return revents < 0 || (revents & Libc.POLLHUP) != 0;
     }
 
     /// <summary>
