@@ -24,4 +24,7 @@ if [ "${1:-}" = --compare-r2r ]; then
 fi
 gcc -O2 -Wall -Wextra -pthread -o "$CH_ARTIFACTS/rtt" bench/native/rtt.c
 dotnet publish bench/Bench/Bench.csproj -c Release -r linux-x64 -p:PublishAot=true -o "$CH_ARTIFACTS/ch-bench" --nologo -v quiet -clp:ErrorsOnly
-exec "$CH_ARTIFACTS/ch-bench/ch-bench" --binary out/cloud-hypervisor --rtt "$CH_ARTIFACTS/rtt" --guests out/guests "${extra[@]}" "$@"
+# The smallest Kestrel app on the same route, Native AOT like the VMM: Kestrel's own share.
+dotnet publish bench/KestrelMinimal/KestrelMinimal.csproj -c Release -r linux-x64 -p:PublishAot=true -o "$CH_ARTIFACTS/kestrel-minimal" --nologo -v quiet -clp:ErrorsOnly
+exec "$CH_ARTIFACTS/ch-bench/ch-bench" --binary out/cloud-hypervisor --rtt "$CH_ARTIFACTS/rtt" --guests out/guests \
+    --kestrel "$CH_ARTIFACTS/kestrel-minimal/kestrel-minimal" "${extra[@]}" "$@"

@@ -11,7 +11,7 @@ namespace CloudHypervisor.Bench;
 /// machine noise cancels out (NOTES.md: compare within one run). The VMM under test is the real
 /// executable, started as a child process: REST and D-Bus (on a private dbus-daemon) on one VMM
 /// with no VM, then guests on /dev/kvm (boot to first serial byte beside QEMU, pause/resume, RSS).
-///   ch-bench --binary out/cloud-hypervisor --rtt PATH [--baseline OTHER-BUILD] [--iterations 20000]
+///   ch-bench --binary out/cloud-hypervisor --rtt PATH [--baseline OTHER-BUILD] [--kestrel kestrel-minimal] [--iterations 20000]
 ///            [--boot-runs 5] [--pause-resume 50] [--guests DIR] [-- extra VMM arguments]
 /// With --baseline, every VMM row is measured for both builds in this one run (before/after).
 /// </summary>
@@ -42,6 +42,11 @@ internal static class Program
             foreach (var (label, binary) in builds)
             {
                 await ControlPlaneAsync(options, binary, label, rtt, dir.FullName, floor, report);
+            }
+
+            if (options.Kestrel is { } kestrel)
+            {
+                await KestrelMinimalAsync(options, kestrel, rtt, dir.FullName, floor, report);
             }
 
             await GuestAsync(options, builds, dir.FullName, floor, report);
@@ -114,6 +119,20 @@ internal static class Program
         }
     }
 
+    /// <summary>
+    /// bench/KestrelMinimal beside the VMM: the same route, the same client, a fixed body. Its gap
+    /// to the floor is Kestrel's share of a REST round trip; the VMM's gap to it is ours.
+    /// </summary>
+    private static async Task KestrelMinimalAsync(BenchOptions options, string binary, NativeClient rtt, string dir, Stats floor, Report report)
+    {
+        await using var app = await VmmProcess.StartAsync(binary, dir, [], socketName: "kestrel.sock");
+        report.AddPlain("minimal Kestrel app: process start -> first answered vmm.ping", app.StartToFirstPing);
+        report.AddText("minimal Kestrel app: RSS, idle", Report.MiB(app.RssKiB()));
+        await rtt.HttpAsync(app.Socket, "GET", "/api/v1/vmm.ping", 5000, 1);
+        report.Add("minimal Kestrel app: vmm.ping (fixed body), 1 keep-alive connection", await rtt.HttpAsync(app.Socket, "GET", "/api/v1/vmm.ping", options.Iterations, 1), floor);
+        report.Add("minimal Kestrel app: vmm.ping (fixed body), 16 connections", await rtt.HttpAsync(app.Socket, "GET", "/api/v1/vmm.ping", Math.Max(500, options.Iterations / 8), 16), floor);
+    }
+
     /// <summary>Guests on /dev/kvm: boot to the first serial byte (each build's and QEMU's), RSS, pause/resume.</summary>
     private static async Task GuestAsync(BenchOptions options, List<(string Label, string Binary)> builds, string dir, Stats floor, Report report)
     {
@@ -156,6 +175,7 @@ internal sealed class BenchOptions
     public string? Binary { get; private set; }
     public string? Baseline { get; private set; }
     public string? Rtt { get; private set; }
+    public string? Kestrel { get; private set; }
     public int Iterations { get; private set; } = 20000;
     public int BootRuns { get; private set; } = 5;
     public int PauseResumeRuns { get; private set; } = 50;
@@ -173,6 +193,7 @@ internal sealed class BenchOptions
                 case "--binary": o.Binary = args[++i]; break;
                 case "--baseline": o.Baseline = args[++i]; break;
                 case "--rtt": o.Rtt = args[++i]; break;
+                case "--kestrel": o.Kestrel = args[++i]; break;
                 case "--iterations": o.Iterations = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
                 case "--boot-runs": o.BootRuns = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
                 case "--pause-resume": o.PauseResumeRuns = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
