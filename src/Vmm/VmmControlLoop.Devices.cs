@@ -105,9 +105,23 @@ public sealed partial class VmmControlLoop
         }
 
         var id = command.Config.Id;
-        return (_config!.Disks ?? []).Exists(d => d.Id == id)
-            ? Answer(Unsupported(action, "Resizing a disk of a booted VM"))
-            : Answer(ApiError.For(action, ApiErrorKind.NotFound, Preconditions.ResizeDiskFailed, $"Unknown device id {id}"));
+        if (!(_config!.Disks ?? []).Exists(d => d.Id == id))
+        {
+            return Answer(ApiError.For(action, ApiErrorKind.NotFound, Preconditions.ResizeDiskFailed, $"Unknown device id {id}"));
+        }
+
+        var vm = _vm;
+        if (vm is null)
+        {
+            return Answer(Unsupported(action, "Resizing a disk of a VM that is not booted"));
+        }
+
+        var size = command.Config.DesiredSize;
+        return new(RunOperation(action, action.Name, () =>
+        {
+            var error = Try(action, () => vm.ResizeDisk(id, size));
+            return () => error is null ? ApiResult.Ok() : error;
+        }));
     }
 
     ValueTask<ApiResult> IRequestHandler.VmAddDevice(VmAddDeviceCommand command) =>

@@ -78,6 +78,7 @@ public sealed partial class VmmControlLoop
             return Answer(invalid);
         }
 
+        var unassigned = CloneConfig(_config!);
         AssignDeviceIds(_config!);
         var config = CloneConfig(_config!);
         return new(RunOperation(action, action.Name, () =>
@@ -88,6 +89,12 @@ public sealed partial class VmmControlLoop
                 if (built.Vm is not null)
                 {
                     AdoptVm(built.Vm, built.Error is null ? VmState.Running : VmState.Created, built.Generation);
+                }
+                else
+                {
+                    // Nothing was built (a refused or missing device): the config is left as it was given.
+                    _config = unassigned;
+                    _deviceIds = null;
                 }
 
                 if (built.Error is { } error)
@@ -454,7 +461,7 @@ public sealed partial class VmmControlLoop
         if (e is HypervisorException hv)
         {
             _log.Warning("{Action} failed: {Message}", action.Name, hv.Message);
-            return ApiError.For(action, ApiErrorKind.Internal, [hv.Message, .. hv.Causes]);
+            return ApiError.For(action, hv.Kind, [hv.Message, .. hv.Causes]);
         }
 
         if (e is IOException or UnauthorizedAccessException)

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using CloudHypervisor.Vmm.Devices;
 using CloudHypervisor.Vmm.Platform;
 
 namespace CloudHypervisor.Vmm.Acpi;
@@ -22,25 +23,27 @@ public static class AcpiTables
     /// The RSDP first, then XSDT, FADT, DSDT and MADT, each with its guest-physical address; all
     /// lie in the BIOS area below <see cref="PlatformLayout.KernelStart"/>.
     /// </summary>
-    public static IReadOnlyList<AcpiBlob> Build(int vcpuCount)
+    public static IReadOnlyList<AcpiBlob> Build(int vcpuCount, IReadOnlyList<PciSegmentLayout>? pci = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(vcpuCount, 1);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(vcpuCount, MaxVcpus);
 
-        var dsdt = Dsdt.Build();
+        var dsdt = Dsdt.Build(pci);
         var madt = Madt.Build(vcpuCount);
-        var xsdtLength = AcpiSdt.HeaderSize + 2 * 8;
+        var mcfg = pci is { Count: > 0 } ? Mcfg(pci) : null;
+        var xsdtLength = AcpiSdt.HeaderSize + ((mcfg is null ? 2 : 3) * 8);
 
         var xsdtAddress = PlatformLayout.AcpiTablesStart;
         var fadtAddress = Align(xsdtAddress + (ulong)xsdtLength);
         var dsdtAddress = Align(fadtAddress + Fadt.Length);
         var madtAddress = Align(dsdtAddress + (ulong)dsdt.Length);
+        var mcfgAddress = Align(madtAddress + (ulong)madt.Length);
 
         var fadt = Fadt.Build(dsdtAddress);
-        var xsdt = Xsdt(fadtAddress, madtAddress);
+        var xsdt = mcfg is null ? Xsdt(fadtAddress, madtAddress) : Xsdt(fadtAddress, madtAddress, mcfgAddress);
         var rsdp = Rsdp(xsdtAddress);
 
-        var end = madtAddress + (ulong)madt.Length;
+        var end = mcfg is null ? madtAddress + (ulong)madt.Length : mcfgAddress + (ulong)mcfg.Length;
         if (end > PlatformLayout.KernelStart)
         {
             throw new InvalidOperationException($"ACPI tables end at 0x{end:X}, beyond the low area (0x{PlatformLayout.KernelStart:X}).");
@@ -53,7 +56,27 @@ public static class AcpiTables
             new AcpiBlob(fadtAddress, fadt),
             new AcpiBlob(dsdtAddress, dsdt),
             new AcpiBlob(madtAddress, madt),
+            .. (mcfg is null ? Array.Empty<AcpiBlob>() : [new AcpiBlob(mcfgAddress, mcfg)]),
         ];
+    }
+
+    /// <summary>
+    /// MCFG (PCI Firmware 3.0 §4.1.2): 8 reserved bytes, then per segment the ECAM base address,
+    /// the segment number, start and end bus (0-0) and 4 reserved bytes.
+    /// </summary>
+    private static byte[] Mcfg(IReadOnlyList<PciSegmentLayout> segments)
+    {
+        var body = new byte[8 + (segments.Count * 16)];
+        for (var i = 0; i < segments.Count; i++)
+        {
+            var entry = body.AsSpan(8 + (i * 16));
+            BinaryPrimitives.WriteUInt64LittleEndian(entry, segments[i].EcamBase);
+            BinaryPrimitives.WriteUInt16LittleEndian(entry[8..], segments[i].Id);
+            entry[10] = 0;
+            entry[11] = 0;
+        }
+
+        return AcpiSdt.Build("MCFG", 1, "CHMCFG", body);
     }
 
     private static ulong Align(ulong address) => (address + TableAlignment - 1) & ~(ulong)(TableAlignment - 1);

@@ -64,4 +64,60 @@ public static class AmlResource
         BinaryPrimitives.WriteUInt32LittleEndian(d.AsSpan(5), gsi);
         return d;
     }
+
+    /// <summary>Address space resource types (§6.4.3.5): memory, I/O, bus number.</summary>
+    private const byte SpaceMemory = 0, SpaceIo = 1, SpaceBus = 2;
+
+    /// <summary>General flags of a window a host bridge produces: min and max fixed, producer (bit 0 clear).</summary>
+    private const byte ProducerFixed = 0x0C;
+
+    /// <summary>ASL <c>WordBusNumber (ResourceProducer, MinFixed, MaxFixed, PosDecode, 0, min, max, 0, count)</c>: Word Address Space (tag 0x88).</summary>
+    public static byte[] WordBusNumber(ushort minimum, ushort maximum) => Word(SpaceBus, 0, minimum, maximum);
+
+    /// <summary>ASL <c>WordIO (ResourceProducer, MinFixed, MaxFixed, PosDecode, EntireRange, 0, min, max, 0, length)</c>.</summary>
+    public static byte[] WordIo(ushort minimum, ushort maximum) => Word(SpaceIo, 0x03, minimum, maximum);
+
+    private static byte[] Word(byte type, byte typeFlags, ushort minimum, ushort maximum)
+    {
+        var d = new byte[16];
+        d[0] = 0x88;
+        BinaryPrimitives.WriteUInt16LittleEndian(d.AsSpan(1), 13);
+        d[3] = type;
+        d[4] = ProducerFixed;
+        d[5] = typeFlags;
+        BinaryPrimitives.WriteUInt16LittleEndian(d.AsSpan(8), minimum);
+        BinaryPrimitives.WriteUInt16LittleEndian(d.AsSpan(10), maximum);
+        BinaryPrimitives.WriteUInt16LittleEndian(d.AsSpan(14), (ushort)(maximum - minimum + 1));
+        return d;
+    }
+
+    /// <summary>ASL <c>DWordMemory (ResourceProducer, PosDecode, MinFixed, MaxFixed, NonCacheable, ReadWrite, ...)</c>: DWord Address Space (tag 0x87).</summary>
+    public static byte[] DWordMemory(uint minimum, uint length)
+    {
+        var d = new byte[26];
+        d[0] = 0x87;
+        BinaryPrimitives.WriteUInt16LittleEndian(d.AsSpan(1), 23);
+        d[3] = SpaceMemory;
+        d[4] = ProducerFixed;
+        d[5] = 0x01;
+        BinaryPrimitives.WriteUInt32LittleEndian(d.AsSpan(10), minimum);
+        BinaryPrimitives.WriteUInt32LittleEndian(d.AsSpan(14), minimum + length - 1);
+        BinaryPrimitives.WriteUInt32LittleEndian(d.AsSpan(22), length);
+        return d;
+    }
+
+    /// <summary>ASL <c>QWordMemory (ResourceProducer, PosDecode, MinFixed, MaxFixed, NonCacheable, ReadWrite, ...)</c>: QWord Address Space (tag 0x8A).</summary>
+    public static byte[] QWordMemory(ulong minimum, ulong length)
+    {
+        var d = new byte[46];
+        d[0] = 0x8A;
+        BinaryPrimitives.WriteUInt16LittleEndian(d.AsSpan(1), 43);
+        d[3] = SpaceMemory;
+        d[4] = ProducerFixed;
+        d[5] = 0x01;
+        BinaryPrimitives.WriteUInt64LittleEndian(d.AsSpan(14), minimum);
+        BinaryPrimitives.WriteUInt64LittleEndian(d.AsSpan(22), minimum + length - 1);
+        BinaryPrimitives.WriteUInt64LittleEndian(d.AsSpan(38), length);
+        return d;
+    }
 }

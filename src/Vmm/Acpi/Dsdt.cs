@@ -1,3 +1,5 @@
+using CloudHypervisor.Vmm.Devices;
+using CloudHypervisor.Vmm.Pci;
 using CloudHypervisor.Vmm.Platform;
 
 namespace CloudHypervisor.Vmm.Acpi;
@@ -19,14 +21,58 @@ internal static class Dsdt
     /// <summary>Notify value 0x80 on a power button device: "button pressed" (§4.8.3.1.1).</summary>
     public const byte PowerButtonPressed = 0x80;
 
-    public static byte[] Build() => AcpiSdt.Build("DSDT", Revision, "CHDSDT", Aml());
+    public static byte[] Build(IReadOnlyList<PciSegmentLayout>? pci = null) => AcpiSdt.Build("DSDT", Revision, "CHDSDT", Aml(pci));
 
     /// <summary>The DSDT body (the AML definition block) without the header.</summary>
-    public static byte[] Aml() => Acpi.Aml.Concat(
+    public static byte[] Aml(IReadOnlyList<PciSegmentLayout>? pci = null) => Acpi.Aml.Concat(
         // \_S5: {SLP_TYPa, SLP_TYPb, reserved, reserved}.
         Acpi.Aml.Name("_S5", Acpi.Aml.Package(
             Acpi.Aml.Integer(S5SleepType), Acpi.Aml.Integer(S5SleepType), Acpi.Aml.Integer(0), Acpi.Aml.Integer(0))),
-        Acpi.Aml.Scope("\\_SB", PowerButton(), GenericEventDevice(), Com1(), Rtc()));
+        Acpi.Aml.Scope("\\_SB", [PowerButton(), GenericEventDevice(), Com1(), Rtc(), .. PciHostBridges(pci ?? [])]));
+
+    /// <summary>
+    /// One PCI Express host bridge per segment (PNP0A08, compatible PNP0A03) with _SEG, _BBN 0 and
+    /// the windows it decodes in _CRS: bus 0, on segment 0 the config ports and the rest of the
+    /// port space, the 32-bit and 64-bit BAR windows. A motherboard resource (PNP0C02) reserves
+    /// the ECAM area, which Linux requires before it trusts the MCFG table.
+    /// </summary>
+    private static byte[][] PciHostBridges(IReadOnlyList<PciSegmentLayout> segments)
+    {
+        if (segments.Count == 0)
+        {
+            return [];
+        }
+
+        var bridges = new List<byte[]>();
+        foreach (var s in segments)
+        {
+            var resources = new List<byte[]> { AmlResource.WordBusNumber(0, 0) };
+            if (s.Id == 0)
+            {
+                resources.Add(AmlResource.Io(PlatformLayout.PciConfigAddressPort, PlatformLayout.PciConfigAddressPort, 1, 8));
+                resources.Add(AmlResource.WordIo(0x0000, 0x0CF7));
+                resources.Add(AmlResource.WordIo(0x0D00, 0xFFFF));
+            }
+
+            resources.Add(AmlResource.DWordMemory((uint)s.Mmio32Start, (uint)s.Mmio32Size));
+            resources.Add(AmlResource.QWordMemory(s.Mmio64Start, s.Mmio64Size));
+            bridges.Add(Acpi.Aml.Device($"PC{s.Id:X2}",
+                Acpi.Aml.Name("_HID", Acpi.Aml.EisaId("PNP0A08")),
+                Acpi.Aml.Name("_CID", Acpi.Aml.EisaId("PNP0A03")),
+                Acpi.Aml.Name("_ADR", Acpi.Aml.Integer(0)),
+                Acpi.Aml.Name("_SEG", Acpi.Aml.Integer(s.Id)),
+                Acpi.Aml.Name("_UID", Acpi.Aml.Integer(s.Id)),
+                Acpi.Aml.Name("_BBN", Acpi.Aml.Integer(0)),
+                Acpi.Aml.Name("_CRS", Acpi.Aml.ResourceTemplate([.. resources]))));
+        }
+
+        bridges.Add(Acpi.Aml.Device("MRES",
+            Acpi.Aml.Name("_HID", Acpi.Aml.EisaId("PNP0C02")),
+            Acpi.Aml.Name("_UID", Acpi.Aml.Integer(0)),
+            Acpi.Aml.Name("_CRS", Acpi.Aml.ResourceTemplate(
+                AmlResource.Memory32Fixed(true, (uint)PlatformLayout.PciEcamStart, (uint)(segments.Count * (int)PciEcam.Size))))));
+        return [.. bridges];
+    }
 
     private static byte[] PowerButton() => Acpi.Aml.Device("PWRB",
         Acpi.Aml.Name("_HID", Acpi.Aml.EisaId("PNP0C0C")),

@@ -1,5 +1,5 @@
 using System.Buffers.Binary;
-using CloudHypervisor.Vmm.Kvm;
+using CloudHypervisor.Vmm.Memory;
 using CloudHypervisor.Vmm.Platform;
 
 namespace CloudHypervisor.Vmm.Boot;

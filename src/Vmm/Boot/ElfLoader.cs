@@ -1,5 +1,5 @@
 using System.Buffers.Binary;
-using CloudHypervisor.Vmm.Kvm;
+using CloudHypervisor.Vmm.Memory;
 
 namespace CloudHypervisor.Vmm.Boot;
 

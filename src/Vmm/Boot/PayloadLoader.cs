@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using System.Text;
 using CloudHypervisor.Vmm.Acpi;
-using CloudHypervisor.Vmm.Kvm;
+using CloudHypervisor.Vmm.Memory;
 using CloudHypervisor.Vmm.Platform;
 
 namespace CloudHypervisor.Vmm.Boot;

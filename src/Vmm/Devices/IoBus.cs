@@ -8,52 +8,130 @@ public interface IBusDevice
     void Write(ulong offset, ReadOnlySpan<byte> data);
 }
 
-/// <summary>An interrupt line into the in-kernel PIC/IOAPIC.</summary>
-public interface IIrqLine
-{
-    /// <summary>Raises and lowers the line: an edge, as ISA devices signal on their IRQ.</summary>
-    void Pulse();
-}
-
 /// <summary>
 /// A set of non-overlapping address ranges (one bus for ports, one for MMIO). Lookups come from
-/// every vCPU thread; registration happens once while the VM is built, before any vCPU runs.
-/// Accesses are counted per range for vm.counters.
+/// every vCPU thread without a lock: they read an immutable, sorted snapshot array, which
+/// <see cref="Register"/>, <see cref="Unregister"/> and <see cref="Move"/> replace as a whole
+/// (copy on write, under a writers' lock) while vCPUs run, e.g. when the guest moves a PCI BAR
+/// or a device is hot-plugged. A vCPU that read the old snapshot finishes its one access on it.
+/// Accesses are counted per range name for vm.counters; the counters survive a move.
 /// </summary>
 public sealed class IoBus
 {
-    private readonly List<Range> _ranges = [];
+    private readonly Lock _writers = new();
+    private Range[] _ranges = [];
 
-    private sealed class Range(ulong @base, ulong size, string name, IBusDevice device)
+    private sealed class Range(ulong @base, ulong size, string name, IBusDevice device, Counter accesses)
     {
         public ulong Base { get; } = @base;
         public ulong Size { get; } = size;
         public string Name { get; } = name;
         public IBusDevice Device { get; } = device;
-        public long Accesses;
+        public Counter Accesses { get; } = accesses;
     }
 
+    private sealed class Counter
+    {
+        public long Value;
+    }
+
+    /// <summary>Adds a range; throws <see cref="InvalidOperationException"/> when it overlaps another.</summary>
     public void Register(ulong @base, ulong size, string name, IBusDevice device)
     {
         ArgumentOutOfRangeException.ThrowIfZero(size);
-        foreach (var r in _ranges)
+        ArgumentNullException.ThrowIfNull(device);
+        lock (_writers)
+        {
+            Publish(Insert(_ranges, new Range(@base, size, name, device, new Counter())));
+        }
+    }
+
+    /// <summary>True when [base, base+size) is free on this bus.</summary>
+    public bool IsFree(ulong @base, ulong size)
+    {
+        foreach (var r in Volatile.Read(ref _ranges))
         {
             if (@base < r.Base + r.Size && r.Base < @base + size)
             {
-                throw new InvalidOperationException($"{name} at 0x{@base:X} overlaps {r.Name} at 0x{r.Base:X}");
+                return false;
             }
         }
 
-        _ranges.Add(new Range(@base, size, name, device));
-        _ranges.Sort((a, b) => a.Base.CompareTo(b.Base));
+        return true;
     }
+
+    /// <summary>Removes the range that starts at <paramref name="base"/>; false when there is none.</summary>
+    public bool Unregister(ulong @base)
+    {
+        lock (_writers)
+        {
+            var current = _ranges;
+            var index = Array.FindIndex(current, r => r.Base == @base);
+            if (index < 0)
+            {
+                return false;
+            }
+
+            Publish([.. current[..index], .. current[(index + 1)..]]);
+            return true;
+        }
+    }
+
+    /// <summary>
+    /// Moves the range at <paramref name="oldBase"/> to <paramref name="newBase"/> in one step
+    /// (no moment where neither is mapped); throws when the new place overlaps another range.
+    /// </summary>
+    public void Move(ulong oldBase, ulong newBase)
+    {
+        lock (_writers)
+        {
+            var current = _ranges;
+            var index = Array.FindIndex(current, r => r.Base == oldBase);
+            if (index < 0)
+            {
+                throw new InvalidOperationException($"no range at 0x{oldBase:X} to move");
+            }
+
+            var old = current[index];
+            Range[] without = [.. current[..index], .. current[(index + 1)..]];
+            Publish(Insert(without, new Range(newBase, old.Size, old.Name, old.Device, old.Accesses)));
+        }
+    }
+
+    private static Range[] Insert(Range[] current, Range added)
+    {
+        foreach (var r in current)
+        {
+            if (added.Base < r.Base + r.Size && r.Base < added.Base + added.Size)
+            {
+                throw new InvalidOperationException($"{added.Name} at 0x{added.Base:X} overlaps {r.Name} at 0x{r.Base:X}");
+            }
+        }
+
+        Range[] next = [.. current, added];
+        Array.Sort(next, (a, b) => a.Base.CompareTo(b.Base));
+        return next;
+    }
+
+    private void Publish(Range[] next) => Volatile.Write(ref _ranges, next);
 
     private Range? Find(ulong address)
     {
-        // Few ranges: a linear scan beats anything cleverer.
-        foreach (var r in _ranges)
+        var ranges = Volatile.Read(ref _ranges);
+        int lo = 0, hi = ranges.Length - 1;
+        while (lo <= hi)
         {
-            if (address >= r.Base && address - r.Base < r.Size)
+            var mid = (lo + hi) >>> 1;
+            var r = ranges[mid];
+            if (address < r.Base)
+            {
+                hi = mid - 1;
+            }
+            else if (address - r.Base >= r.Size)
+            {
+                lo = mid + 1;
+            }
+            else
             {
                 return r;
             }
@@ -72,7 +150,7 @@ public sealed class IoBus
             return false;
         }
 
-        Interlocked.Increment(ref r.Accesses);
+        Interlocked.Increment(ref r.Accesses.Value);
         r.Device.Read(address - r.Base, data);
         return true;
     }
@@ -86,7 +164,7 @@ public sealed class IoBus
             return false;
         }
 
-        Interlocked.Increment(ref r.Accesses);
+        Interlocked.Increment(ref r.Accesses.Value);
         r.Device.Write(address - r.Base, data);
         return true;
     }
@@ -95,9 +173,9 @@ public sealed class IoBus
     public IReadOnlyDictionary<string, ulong> AccessCounts()
     {
         var counts = new Dictionary<string, ulong>();
-        foreach (var r in _ranges)
+        foreach (var r in Volatile.Read(ref _ranges))
         {
-            counts[r.Name] = counts.GetValueOrDefault(r.Name) + (ulong)Interlocked.Read(ref r.Accesses);
+            counts[r.Name] = counts.GetValueOrDefault(r.Name) + (ulong)Interlocked.Read(ref r.Accesses.Value);
         }
 
         return counts;

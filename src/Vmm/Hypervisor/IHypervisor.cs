@@ -1,4 +1,5 @@
 using CloudHypervisor.EventMonitor;
+using CloudHypervisor.InternalApi;
 using CloudHypervisor.InternalApi.Models;
 
 namespace CloudHypervisor.Vmm.Hypervisor;
@@ -63,6 +64,10 @@ public interface IGuestVm : IDisposable
     /// <summary>The devices built for this VM, keyed by id, as vm.info's <c>device_tree</c>.</summary>
     IReadOnlyDictionary<string, DeviceNode> DeviceTree { get; }
 
+    /// <summary>vm.resize-disk on a booted VM: grows disk <paramref name="id"/> to <paramref name="size"/> bytes and tells the guest.</summary>
+    void ResizeDisk(string id, ulong size) =>
+        throw new HypervisorException("Resizing a disk of a booted VM is not supported by this backend", []);
+
     /// <summary>Per-device counters for vm.counters, e.g. <c>{"__serial": {"tx_bytes": 12}}</c>.</summary>
     IReadOnlyDictionary<string, IReadOnlyDictionary<string, ulong>> Counters();
 }
@@ -119,6 +124,17 @@ public sealed class HypervisorException : Exception
     {
         Causes = causes;
     }
+
+    /// <summary>A failure of a kind other than Internal, e.g. a config entry this VMM cannot build.</summary>
+    public HypervisorException(ApiErrorKind kind, string message, IReadOnlyList<string> causes)
+        : base(message)
+    {
+        Kind = kind;
+        Causes = causes;
+    }
+
+    /// <summary>How the API reports it: Internal unless the backend knows better (a refused device).</summary>
+    public ApiErrorKind Kind { get; } = ApiErrorKind.Internal;
 
     /// <summary>Messages below <see cref="Exception.Message"/>, root cause last.</summary>
     public IReadOnlyList<string> Causes { get; }

@@ -2,6 +2,7 @@ using CloudHypervisor.InternalApi.Models;
 using CloudHypervisor.Vmm.Devices;
 using CloudHypervisor.Vmm.Hypervisor;
 using CloudHypervisor.Vmm.Kvm.Interop;
+using CloudHypervisor.Vmm.Memory;
 using Serilog;
 
 namespace CloudHypervisor.Vmm.Kvm;
@@ -23,6 +24,7 @@ internal sealed class KvmGuestVm : IGuestVm
     private readonly IGuestEvents _events;
     private readonly ILogger _logger;
     private readonly KvmPlatformDevices _devices;
+    private DeviceManager? _deviceManager;
     private readonly List<KvmVcpu> _vcpus = [];
     private int _exitReported;
     private bool _booted;
@@ -46,6 +48,13 @@ internal sealed class KvmGuestVm : IGuestVm
     internal KvmVmFd VmFd => _vm;
 
     internal GuestMemory Memory => _memory;
+
+    /// <summary>The PCI and virtio devices, attached once built (they need the VM's interrupts).</summary>
+    internal DeviceManager? DeviceManager
+    {
+        get => _deviceManager;
+        set => _deviceManager = value;
+    }
 
     internal void AddVcpu(KvmVcpuFd fd) =>
         _vcpus.Add(new KvmVcpu(fd, _control, _devices.Pio, _devices.Mmio, ReportExit, _logger));
@@ -150,6 +159,9 @@ internal sealed class KvmGuestVm : IGuestVm
         }
 
         _devices.DisconnectInput();
+        // Device threads stop after the vCPUs, so no doorbell is left unserved mid-request.
+        _deviceManager?.Dispose();
+        _deviceManager = null;
     }
 
     public void PowerButton() => _devices.Ged.PowerButton();
@@ -167,11 +179,14 @@ internal sealed class KvmGuestVm : IGuestVm
         }
     }
 
-    public IReadOnlyDictionary<string, DeviceNode> DeviceTree => _devices.DeviceTree;
+    public IReadOnlyDictionary<string, DeviceNode> DeviceTree => _devices.Registry.DeviceTree();
+
+    public void ResizeDisk(string id, ulong size) =>
+        (_deviceManager ?? throw new HypervisorException(InternalApi.ApiErrorKind.NotFound, $"Unknown device id {id}", [])).ResizeDisk(id, size);
 
     public IReadOnlyDictionary<string, IReadOnlyDictionary<string, ulong>> Counters()
     {
-        var counters = new Dictionary<string, IReadOnlyDictionary<string, ulong>>(_devices.Counters());
+        var counters = new Dictionary<string, IReadOnlyDictionary<string, ulong>>(_devices.Registry.Counters(_devices.Pio, _devices.Mmio));
         foreach (var vcpu in _vcpus)
         {
             counters[$"vcpu{vcpu.Id}"] = vcpu.Counters();

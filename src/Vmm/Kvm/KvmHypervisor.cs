@@ -1,8 +1,10 @@
 using CloudHypervisor.InternalApi.Models;
 using CloudHypervisor.Vmm.Acpi;
 using CloudHypervisor.Vmm.Boot;
+using CloudHypervisor.Vmm.Devices;
 using CloudHypervisor.Vmm.Hypervisor;
 using CloudHypervisor.Vmm.Kvm.Interop;
+using CloudHypervisor.Vmm.Memory;
 using Serilog;
 
 namespace CloudHypervisor.Vmm.Kvm;
@@ -119,15 +121,19 @@ internal static class KvmVmBuilder
                 vm.SetUserMemoryRegion((uint)slot, region.GuestAddress, region.Size, memory.HostAddress + (nint)region.HostOffset);
             }
 
+            var pci = PciSegmentLayout.For(config, memory.Regions.Max(r => r.End));
             var entry = PayloadLoader.Load(
                 memory,
                 new BootPayload(payload.Kernel, payload.Cmdline, payload.Initramfs, payload.Firmware),
-                AcpiTables.Build(vcpuCount));
+                AcpiTables.Build(vcpuCount, pci));
             logger.Information("Loaded {Kernel} as {Format}, entry 0x{Entry:X}", payload.Kernel ?? "", entry.Format, entry.EntryPoint);
 
             KvmGuestVm? self = null;
+            var interrupts = new KvmInterrupts(vm);
+            var registry = new DeviceRegistry();
             var devices = new KvmPlatformDevices(
-                vm,
+                interrupts,
+                registry,
                 memory,
                 consoles.Serial,
                 consoles.DebugConsole,
@@ -135,6 +141,7 @@ internal static class KvmVmBuilder
                 powerOff: () => self?.ReportExit(new GuestExit(GuestExitKind.Poweroff, "ACPI sleep control: S5")),
                 reset: () => self?.ReportExit(new GuestExit(GuestExitKind.Reset, "reset requested by the guest")));
             guest = self = new KvmGuestVm(system, vm, memory, vcpuCount, events, logger, devices);
+            guest.DeviceManager = new DeviceManager(config, memory, interrupts, interrupts, devices.Pio, devices.Mmio, registry, events, logger);
 
             var supported = system.GetSupportedCpuid();
             var mmapSize = system.VcpuMmapSize;

@@ -4,19 +4,10 @@ using CloudHypervisor.Vmm.Devices;
 using CloudHypervisor.Vmm.Devices.Console;
 using CloudHypervisor.Vmm.Hypervisor;
 using CloudHypervisor.Vmm.Kvm.Interop;
+using CloudHypervisor.Vmm.Memory;
 using CloudHypervisor.Vmm.Platform;
 
 namespace CloudHypervisor.Vmm.Kvm;
-
-/// <summary>An ISA interrupt line of the in-kernel PIC/IOAPIC, signalled with KVM_IRQ_LINE.</summary>
-internal sealed class KvmIrqLine(KvmVmFd vm, uint gsi) : IIrqLine
-{
-    public void Pulse()
-    {
-        vm.SetIrqLine(gsi, true);
-        vm.SetIrqLine(gsi, false);
-    }
-}
 
 /// <summary>
 /// The legacy platform devices of one VM on their <see cref="PlatformLayout"/> ports and
@@ -33,11 +24,11 @@ internal sealed class KvmPlatformDevices : IDisposable
     public const string AcpiPmId = "__acpi_pm";
     public const string GedId = "__ged";
 
-    private readonly Dictionary<string, DeviceNode> _tree = [];
     private readonly ConsoleEndpoint? _serialEndpoint;
 
     public KvmPlatformDevices(
-        KvmVmFd vm,
+        IInterruptController interrupts,
+        DeviceRegistry registry,
         GuestMemory memory,
         ConsoleEndpoint? serial,
         ConsoleEndpoint? debugConsole,
@@ -45,11 +36,12 @@ internal sealed class KvmPlatformDevices : IDisposable
         Action powerOff,
         Action reset)
     {
+        Registry = registry;
         AddNode(IoApicId, MmioRange(PlatformLayout.IoApicStart, 0x1000));
 
         if (serial is not null)
         {
-            Serial = new Serial8250(new KvmIrqLine(vm, PlatformLayout.Com1Irq), serial.Backend);
+            Serial = new Serial8250(interrupts.Line(PlatformLayout.Com1Irq), serial.Backend);
             Pio.Register(PlatformLayout.Com1Port, 8, SerialId, Serial);
             AddNode(SerialId, PioRange(PlatformLayout.Com1Port, 8), LegacyIrq(PlatformLayout.Com1Irq));
             _serialEndpoint = serial;
@@ -73,7 +65,7 @@ internal sealed class KvmPlatformDevices : IDisposable
         Pio.Register(PlatformLayout.SleepControlPort, 3, AcpiPmId, new AcpiPmRegisters(powerOff, reset));
         AddNode(AcpiPmId, PioRange(PlatformLayout.SleepControlPort, 3));
 
-        Ged = new GedDevice(new KvmIrqLine(vm, PlatformLayout.GedIrq));
+        Ged = new GedDevice(interrupts.Line(PlatformLayout.GedIrq));
         Mmio.Register(PlatformLayout.GedStart, PlatformLayout.GedSize, GedId, Ged);
         AddNode(GedId, MmioRange(PlatformLayout.GedStart, PlatformLayout.GedSize), LegacyIrq(PlatformLayout.GedIrq));
     }
@@ -88,58 +80,31 @@ internal sealed class KvmPlatformDevices : IDisposable
 
     public GedDevice Ged { get; }
 
-    public IReadOnlyDictionary<string, DeviceNode> DeviceTree => _tree;
+    public DeviceRegistry Registry { get; }
 
     /// <summary>Routes the serial console's input to this VM's UART.</summary>
     public void ConnectInput() => _serialEndpoint?.RouteInput(bytes => Serial?.Enqueue(bytes));
 
     public void DisconnectInput() => _serialEndpoint?.RouteInput(null);
 
-    public IReadOnlyDictionary<string, IReadOnlyDictionary<string, ulong>> Counters()
-    {
-        var accesses = Pio.AccessCounts().Concat(Mmio.AccessCounts()).ToDictionary(kv => kv.Key, kv => kv.Value);
-        var counters = new Dictionary<string, IReadOnlyDictionary<string, ulong>>();
-        foreach (var (id, count) in accesses)
+    private void AddNode(string id, params JsonElement[] resources) =>
+        Registry.Add(new RegisteredDevice(id)
         {
-            var device = new Dictionary<string, ulong> { ["exits"] = count };
-            if (id == SerialId && Serial is not null)
+            Resources = () => resources,
+            Counters = id switch
             {
-                device["tx_bytes"] = Serial.TxBytes;
-                device["rx_bytes"] = Serial.RxBytes;
-            }
-            else if (id == DebugConsoleId && DebugPort is not null)
-            {
-                device["tx_bytes"] = DebugPort.TxBytes;
-            }
-            else if (id == GedId)
-            {
-                device["events"] = Ged.Events;
-            }
+                SerialId => () => new Dictionary<string, ulong> { ["tx_bytes"] = Serial!.TxBytes, ["rx_bytes"] = Serial.RxBytes },
+                DebugConsoleId => () => new Dictionary<string, ulong> { ["tx_bytes"] = DebugPort!.TxBytes },
+                GedId => () => new Dictionary<string, ulong> { ["events"] = Ged.Events },
+                _ => null,
+            },
+        });
 
-            counters[id] = device;
-        }
+    private static JsonElement PioRange(ulong @base, ulong size) => DeviceResources.Pio(@base, size);
 
-        return counters;
-    }
+    private static JsonElement MmioRange(ulong @base, ulong size) => DeviceResources.Mmio(@base, size);
 
-    private void AddNode(string id, params string[] resources) =>
-        _tree[id] = new DeviceNode
-        {
-            Id = id,
-            Resources = resources.Select(Element).ToList(),
-        };
-
-    private static JsonElement Element(string json)
-    {
-        using var document = JsonDocument.Parse(json);
-        return document.RootElement.Clone();
-    }
-
-    private static string PioRange(ulong @base, ulong size) => $"{{\"PioAddressRange\":{{\"base\":{@base},\"size\":{size}}}}}";
-
-    private static string MmioRange(ulong @base, ulong size) => $"{{\"MmioAddressRange\":{{\"base\":{@base},\"size\":{size}}}}}";
-
-    private static string LegacyIrq(int irq) => $"{{\"LegacyIrq\":{irq}}}";
+    private static JsonElement LegacyIrq(int irq) => DeviceResources.LegacyIrq(irq);
 
     public void Dispose() => DisconnectInput();
 }

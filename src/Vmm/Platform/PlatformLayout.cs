@@ -69,6 +69,26 @@ public static class PlatformLayout
     /// <summary>The GED interrupt: legacy IRQ (GSI) 5, edge triggered, active high.</summary>
     public const int GedIrq = 5;
 
+    // ---- PCI (upstream's x86-64 layout: 32-bit devices from 3 GiB, then the ECAM area) ----
+
+    /// <summary>The 32-bit PCI BAR window, split between the PCI segments.</summary>
+    public const ulong PciMmio32Start = 0xC000_0000;
+
+    public const ulong PciMmio32Size = 0x2800_0000;
+
+    /// <summary>PCI Express ECAM (MMCONFIG): 1 MiB per segment (bus 0 only), up to 256 segments.</summary>
+    public const ulong PciEcamStart = 0xE800_0000;
+
+    public const ulong PciEcamSize = 0x1000_0000;
+
+    /// <summary>The 64-bit PCI BAR window starts at the first 1 GiB boundary above RAM (at least 4 GiB) and spans this much.</summary>
+    public const ulong PciMmio64Alignment = 0x4000_0000;
+
+    public const ulong PciMmio64Size = 0x10_0000_0000;
+
+    /// <summary>PCI configuration mechanism #1: address port 0xCF8, data ports 0xCFC-0xCFF.</summary>
+    public const ushort PciConfigAddressPort = 0xCF8;
+
     // ---- I/O ports ----
 
     /// <summary>

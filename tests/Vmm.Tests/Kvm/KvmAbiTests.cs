@@ -37,6 +37,11 @@ public sealed class KvmAbiTests
         Assert.Equal(4096, Unsafe.SizeOf<kvm_xsave>());
         Assert.Equal(32, Unsafe.SizeOf<kvm_run_header>()); // the exit union starts at offset 32
         Assert.Equal(152, Unsafe.SizeOf<Libc.sigaction_t>());
+        Assert.Equal(32, Unsafe.SizeOf<Libc.flock>());
+        Assert.Equal(8, Unsafe.SizeOf<kvm_irq_routing>());
+        Assert.Equal(48, Unsafe.SizeOf<kvm_irq_routing_entry>());
+        Assert.Equal(32, Unsafe.SizeOf<kvm_irqfd>());
+        Assert.Equal(64, Unsafe.SizeOf<kvm_ioeventfd>());
     }
 
     [Fact]
@@ -57,6 +62,9 @@ public sealed class KvmAbiTests
         Assert.Equal(0xC208AE62UL, KvmIoctls.KVM_GET_IRQCHIP);
         Assert.Equal(0x8208AE63UL, KvmIoctls.KVM_SET_IRQCHIP);
         Assert.Equal(0x4040AE77UL, KvmIoctls.KVM_CREATE_PIT2);
+        Assert.Equal(0x4008AE6AUL, KvmIoctls.KVM_SET_GSI_ROUTING);
+        Assert.Equal(0x4020AE76UL, KvmIoctls.KVM_IRQFD);
+        Assert.Equal(0x4040AE79UL, KvmIoctls.KVM_IOEVENTFD);
         Assert.Equal(0x8070AE9FUL, KvmIoctls.KVM_GET_PIT2);
         Assert.Equal(0x4070AEA0UL, KvmIoctls.KVM_SET_PIT2);
         Assert.Equal(0x8030AE7CUL, KvmIoctls.KVM_GET_CLOCK);

@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using CloudHypervisor.Vmm.Boot;
 using CloudHypervisor.Vmm.Kvm;
+using CloudHypervisor.Vmm.Memory;
 using CloudHypervisor.Vmm.Platform;
 
 namespace CloudHypervisor.Vmm.Tests.Kvm;

@@ -35,6 +35,9 @@ internal static unsafe class KvmIoctls
 
     // The kernel declares KVM_SET_IRQCHIP with _IOR although it reads the struct: keep its number.
     public static readonly ulong KVM_SET_IRQCHIP = IOR(0x63, sizeof(kvm_irqchip));
+    public static readonly ulong KVM_SET_GSI_ROUTING = IOW(0x6a, sizeof(kvm_irq_routing));
+    public static readonly ulong KVM_IRQFD = IOW(0x76, sizeof(kvm_irqfd));
+    public static readonly ulong KVM_IOEVENTFD = IOW(0x79, sizeof(kvm_ioeventfd));
     public static readonly ulong KVM_CREATE_PIT2 = IOW(0x77, sizeof(kvm_pit_config));
     public static readonly ulong KVM_SET_CLOCK = IOW(0x7b, sizeof(kvm_clock_data));
     public static readonly ulong KVM_GET_CLOCK = IOR(0x7c, sizeof(kvm_clock_data));
@@ -82,6 +85,21 @@ internal static class KvmConstants
     public const int KVM_CAP_XCRS = 0x38;
     public const int KVM_CAP_MAX_VCPUS = 0x42;
     public const int KVM_CAP_IMMEDIATE_EXIT = 0x88;
+    public const int KVM_CAP_IRQ_ROUTING = 25;
+    public const int KVM_CAP_IRQFD = 32;
+    public const int KVM_CAP_IOEVENTFD = 36;
+
+    // kvm_irq_routing_entry.type and irqchip ids.
+    public const uint KVM_IRQ_ROUTING_IRQCHIP = 1;
+    public const uint KVM_IRQ_ROUTING_MSI = 2;
+    public const uint KVM_IRQCHIP_PIC_MASTER = 0;
+    public const uint KVM_IRQCHIP_PIC_SLAVE = 1;
+    public const uint KVM_IRQCHIP_IOAPIC = 2;
+
+    public const uint KVM_IRQFD_FLAG_DEASSIGN = 1;
+    public const uint KVM_IOEVENTFD_FLAG_DATAMATCH = 1 << 0;
+    public const uint KVM_IOEVENTFD_FLAG_PIO = 1 << 1;
+    public const uint KVM_IOEVENTFD_FLAG_DEASSIGN = 1 << 2;
 
     // kvm_run.exit_reason.
     public const uint KVM_EXIT_UNKNOWN = 0;

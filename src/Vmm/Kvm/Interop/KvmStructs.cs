@@ -292,4 +292,47 @@ internal struct kvm_run_fail_entry
     public ulong hardware_entry_failure_reason;
     public uint cpu;
 }
+[StructLayout(LayoutKind.Sequential)]
+internal struct kvm_irq_routing
+{
+    public uint nr;
+    public uint flags;
+    // Followed by nr kvm_irq_routing_entry.
+}
+
+/// <summary>
+/// One GSI route: u32 gsi, type, flags, pad, then a 32-byte union; only the irqchip
+/// (irqchip, pin) and msi (address_lo, address_hi, data, pad) members are used.
+/// </summary>
+[StructLayout(LayoutKind.Sequential)]
+internal unsafe struct kvm_irq_routing_entry
+{
+    public uint gsi;
+    public uint type;
+    public uint flags;
+    public uint pad;
+    public uint u0, u1, u2, u3;
+    public fixed uint u_pad[4];
+}
+
+[StructLayout(LayoutKind.Sequential)]
+internal unsafe struct kvm_irqfd
+{
+    public uint fd;
+    public uint gsi;
+    public uint flags;
+    public uint resamplefd;
+    public fixed byte pad[16];
+}
+
+[StructLayout(LayoutKind.Sequential)]
+internal unsafe struct kvm_ioeventfd
+{
+    public ulong datamatch;
+    public ulong addr;
+    public uint len;
+    public int fd;
+    public uint flags;
+    public fixed byte pad[36];
+}
 #pragma warning restore IDE1006, CA1815, CS0649

@@ -53,6 +53,9 @@ internal sealed unsafe class KvmSystem : IDisposable
         (KvmConstants.KVM_CAP_EXT_CPUID, "KVM_CAP_EXT_CPUID"),
         (KvmConstants.KVM_CAP_PIT2, "KVM_CAP_PIT2"),
         (KvmConstants.KVM_CAP_IMMEDIATE_EXIT, "KVM_CAP_IMMEDIATE_EXIT"),
+        (KvmConstants.KVM_CAP_IRQ_ROUTING, "KVM_CAP_IRQ_ROUTING"),
+        (KvmConstants.KVM_CAP_IRQFD, "KVM_CAP_IRQFD"),
+        (KvmConstants.KVM_CAP_IOEVENTFD, "KVM_CAP_IOEVENTFD"),
         (KvmConstants.KVM_CAP_MP_STATE, "KVM_CAP_MP_STATE"),
         (KvmConstants.KVM_CAP_VCPU_EVENTS, "KVM_CAP_VCPU_EVENTS"),
     ];

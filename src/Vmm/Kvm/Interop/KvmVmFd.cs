@@ -44,6 +44,39 @@ internal sealed unsafe class KvmVmFd(FdHandle fd) : IDisposable
         fd.Ioctl(KvmIoctls.KVM_IRQ_LINE, (nint)(&irq), "KVM_IRQ_LINE");
     }
 
+    /// <summary>KVM_SET_GSI_ROUTING: replaces the whole GSI routing table with <paramref name="entries"/>.</summary>
+    public void SetGsiRouting(ReadOnlySpan<kvm_irq_routing_entry> entries)
+    {
+        var size = sizeof(kvm_irq_routing) + (entries.Length * sizeof(kvm_irq_routing_entry));
+        var buffer = new byte[size];
+        fixed (byte* p = buffer)
+        {
+            ((kvm_irq_routing*)p)->nr = (uint)entries.Length;
+            entries.CopyTo(new Span<kvm_irq_routing_entry>(p + sizeof(kvm_irq_routing), entries.Length));
+            fd.Ioctl(KvmIoctls.KVM_SET_GSI_ROUTING, (nint)p, "KVM_SET_GSI_ROUTING");
+        }
+    }
+
+    /// <summary>KVM_IRQFD: a signal on <paramref name="eventFd"/> injects GSI <paramref name="gsi"/> (or stops doing so).</summary>
+    public void Irqfd(int eventFd, uint gsi, bool assign)
+    {
+        var irqfd = new kvm_irqfd { fd = (uint)eventFd, gsi = gsi, flags = assign ? 0 : KvmConstants.KVM_IRQFD_FLAG_DEASSIGN };
+        fd.Ioctl(KvmIoctls.KVM_IRQFD, (nint)(&irqfd), "KVM_IRQFD");
+    }
+
+    /// <summary>KVM_IOEVENTFD: a guest MMIO write of <paramref name="length"/> bytes at <paramref name="address"/> signals <paramref name="eventFd"/>.</summary>
+    public void Ioeventfd(ulong address, int length, int eventFd, bool assign)
+    {
+        var ioeventfd = new kvm_ioeventfd
+        {
+            addr = address,
+            len = (uint)length,
+            fd = eventFd,
+            flags = assign ? 0 : KvmConstants.KVM_IOEVENTFD_FLAG_DEASSIGN,
+        };
+        fd.Ioctl(KvmIoctls.KVM_IOEVENTFD, (nint)(&ioeventfd), "KVM_IOEVENTFD");
+    }
+
     public KvmVcpuFd CreateVcpu(int id, int runMmapSize)
     {
         var vcpu = FdHandle.Check(fd.RawIoctl(KvmIoctls.KVM_CREATE_VCPU, id), "KVM_CREATE_VCPU");

@@ -10,7 +10,9 @@ internal static unsafe partial class Libc
 {
     private const string LibcName = "libc";
 
+    public const int O_RDONLY = 0x0;
     public const int O_RDWR = 0x2;
+    public const int O_DIRECT = 0x4000;
     public const int O_NOCTTY = 0x100;
     public const int O_NONBLOCK = 0x800;
     public const int O_CLOEXEC = 0x80000;
@@ -80,6 +82,27 @@ internal static unsafe partial class Libc
     [LibraryImport(LibcName, EntryPoint = "poll", SetLastError = true)]
     public static partial int poll(pollfd* fds, nuint nfds, int timeout);
 
+    public const int F_OFD_GETLK = 36;
+    public const int F_OFD_SETLK = 37;
+    public const short F_RDLCK = 0;
+    public const short F_WRLCK = 1;
+    public const short F_UNLCK = 2;
+    public const int EACCES = 13;
+
+    public const int FALLOC_FL_KEEP_SIZE = 0x01;
+    public const int FALLOC_FL_PUNCH_HOLE = 0x02;
+    public const int FALLOC_FL_ZERO_RANGE = 0x10;
+
+    // fcntl is variadic; like ioctl, one pointer argument is passed as a fixed argument would be.
+    [LibraryImport(LibcName, EntryPoint = "fcntl", SetLastError = true)]
+    public static partial int fcntl(int fd, int command, flock* lock_);
+
+    [LibraryImport(LibcName, EntryPoint = "fallocate", SetLastError = true)]
+    public static partial int fallocate(int fd, int mode, long offset, long length);
+
+    [LibraryImport(LibcName, EntryPoint = "fdatasync", SetLastError = true)]
+    public static partial int fdatasync(int fd);
+
     [LibraryImport(LibcName, EntryPoint = "pthread_self")]
     public static partial nuint pthread_self();
 
@@ -126,6 +149,17 @@ internal static unsafe partial class Libc
         public int fd;
         public short events;
         public short revents;
+    }
+
+    /// <summary>x86-64 <c>struct flock</c>: type, whence, start, length, pid (32 bytes).</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public struct flock
+    {
+        public short l_type;
+        public short l_whence;
+        public long l_start;
+        public long l_len;
+        public int l_pid;
     }
 
     /// <summary>glibc's x86-64 <c>struct sigaction</c>: handler, 1024-bit mask, flags, restorer (152 bytes).</summary>

@@ -3,7 +3,7 @@ using System.Runtime.InteropServices;
 using CloudHypervisor.Vmm.Kvm.Interop;
 using CloudHypervisor.Vmm.Platform;
 
-namespace CloudHypervisor.Vmm.Kvm;
+namespace CloudHypervisor.Vmm.Memory;
 
 /// <summary>One contiguous range of guest-physical RAM and where it sits in the host mapping.</summary>
 public sealed record GuestRamRegion(ulong GuestAddress, ulong Size, ulong HostOffset)

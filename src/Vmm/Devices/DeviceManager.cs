@@ -1,0 +1,414 @@
+using CloudHypervisor.InternalApi;
+using CloudHypervisor.InternalApi.Models;
+using CloudHypervisor.InternalApi.Validation;
+using CloudHypervisor.Vmm.Host;
+using CloudHypervisor.Vmm.Hypervisor;
+using CloudHypervisor.Vmm.Memory;
+using CloudHypervisor.Vmm.Pci;
+using CloudHypervisor.Vmm.Platform;
+using CloudHypervisor.Vmm.Virtio;
+using Serilog;
+
+namespace CloudHypervisor.Vmm.Devices;
+
+/// <summary>The PCI segments of a VM: where each one's ECAM region and BAR windows are.</summary>
+public sealed record PciSegmentLayout(ushort Id, ulong EcamBase, ulong Mmio32Start, ulong Mmio32Size, ulong Mmio64Start, ulong Mmio64Size)
+{
+    /// <summary>
+    /// Splits the 32-bit device area and a 64-bit area above RAM between <c>platform.num_pci_segments</c>
+    /// segments by their <c>pci_segments[]</c> aperture weights (default 1 each), as upstream does.
+    /// </summary>
+    public static IReadOnlyList<PciSegmentLayout> For(VmConfig config, ulong ramEnd)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        var count = config.Platform?.NumPciSegments ?? 1;
+        var weights32 = new ulong[count];
+        var weights64 = new ulong[count];
+        Array.Fill(weights32, 1UL);
+        Array.Fill(weights64, 1UL);
+        foreach (var s in config.PciSegments ?? [])
+        {
+            if (s.PciSegment < count)
+            {
+                weights32[s.PciSegment] = Math.Max(1u, s.Mmio32ApertureWeight);
+                weights64[s.PciSegment] = Math.Max(1u, s.Mmio64ApertureWeight);
+            }
+        }
+
+        var mmio64Start = Math.Max(PlatformLayout.HighRamStart, AlignUp(ramEnd, PlatformLayout.PciMmio64Alignment));
+        var unit32 = PlatformLayout.PciMmio32Size / weights32.Aggregate(0UL, (a, b) => a + b) & ~0xFFFFUL;
+        var unit64 = PlatformLayout.PciMmio64Size / weights64.Aggregate(0UL, (a, b) => a + b) & ~0xFFFFUL;
+        var layouts = new List<PciSegmentLayout>();
+        ulong next32 = PlatformLayout.PciMmio32Start, next64 = mmio64Start;
+        for (ushort i = 0; i < count; i++)
+        {
+            layouts.Add(new PciSegmentLayout(i, PlatformLayout.PciEcamStart + ((ulong)i * PciEcam.Size), next32, unit32 * weights32[i], next64, unit64 * weights64[i]));
+            next32 += unit32 * weights32[i];
+            next64 += unit64 * weights64[i];
+        }
+
+        return layouts;
+    }
+
+    private static ulong AlignUp(ulong value, ulong alignment) => (value + alignment - 1) & ~(alignment - 1);
+}
+
+/// <summary>
+/// Walks a VM config into devices, hypervisor-neutral: the PCI segments (host bridge, config
+/// ports, ECAM), then virtio-pci devices (disks, rng) in upstream's order, each registered with
+/// its resources and counters. An entry this VMM cannot build is refused before anything is
+/// opened, with a typed error naming it; a host-side failure (missing or locked image) names the
+/// device too, and whatever was already built is released, so nothing is left half built.
+/// </summary>
+public sealed class DeviceManager : IDisposable
+{
+    private readonly GuestMemory _memory;
+    private readonly IInterruptController _interrupts;
+    private readonly IIoEventRegistry _ioEvents;
+    private readonly IGuestEvents _events;
+    private readonly ILogger _logger;
+    private readonly Dictionary<string, VirtioBlock> _disks = [];
+
+    public DeviceManager(VmConfig config, GuestMemory memory, IInterruptController interrupts, IIoEventRegistry ioEvents,
+        IoBus pio, IoBus mmio, DeviceRegistry registry, IGuestEvents events, ILogger logger)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        ArgumentNullException.ThrowIfNull(pio);
+        ArgumentNullException.ThrowIfNull(mmio);
+        _memory = memory;
+        _interrupts = interrupts;
+        _ioEvents = ioEvents;
+        _events = events;
+        _logger = logger;
+        Registry = registry;
+        Refuse(config);
+        try
+        {
+            Build(config, pio, mmio);
+        }
+        catch
+        {
+            // Nothing half built: what was opened, mapped or started so far goes now.
+            registry.Dispose();
+            throw;
+        }
+    }
+
+    private void Build(VmConfig config, IoBus pio, IoBus mmio)
+    {
+        var ramEnd = _memory.Regions.Max(r => r.End);
+        foreach (var layout in PciSegmentLayout.For(config, ramEnd))
+        {
+            var segment = new PciSegment(layout.Id, layout.EcamBase,
+                new PciWindow(layout.Mmio32Start, layout.Mmio32Size), new PciWindow(layout.Mmio64Start, layout.Mmio64Size), mmio);
+            mmio.Register(layout.EcamBase, PciEcam.Size, $"__pci_ecam{layout.Id}", new PciEcam(segment));
+            if (layout.Id == 0)
+            {
+                pio.Register(PciConfigIo.Port, PciConfigIo.Size, "__pci_config_io", new PciConfigIo(segment));
+            }
+
+            Segments.Add(segment);
+        }
+
+        foreach (var disk in config.Disks ?? [])
+        {
+            var id = disk.Id ?? throw new ArgumentException("disks: a disk has no id (ids are assigned before boot)");
+            var block = new VirtioBlock(id, DiskImages.Open(id, disk), disk.Readonly, disk.Sparse,
+                checked((int)disk.NumQueues), disk.QueueSize, disk.Serial);
+            _disks[id] = block;
+            AddVirtio(block, disk.PciSegment, disk.PciDeviceId);
+        }
+
+        var rng = config.Rng;
+        FileStream source;
+        try
+        {
+            source = new FileStream(rng.Src, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, bufferSize: 0);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new HypervisorException(ApiErrorKind.InvalidArgument, $"Cannot create virtio-rng device {DeviceIds.Rng}", [$"Cannot open entropy source {rng.Src}: {e.Message}"]);
+        }
+
+        AddVirtio(new VirtioRng(DeviceIds.Rng, source), rng.PciSegment, rng.PciDeviceId);
+    }
+
+    public List<PciSegment> Segments { get; } = [];
+
+    public DeviceRegistry Registry { get; }
+
+    private void AddVirtio(IVirtioDevice device, ushort segmentId, byte? slot)
+    {
+        VirtioPciDevice transport;
+        try
+        {
+            transport = new VirtioPciDevice(device, _memory, _interrupts, _ioEvents, _events, _logger);
+        }
+        catch
+        {
+            device.Dispose();
+            throw;
+        }
+
+        var nodeId = $"_virtio-pci-{device.Id}";
+        var segment = Segments[segmentId];
+        int placed;
+        try
+        {
+            segment.Name(transport, nodeId);
+            placed = segment.Add(transport, slot);
+        }
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException)
+        {
+            transport.Dispose();
+            throw new HypervisorException(ApiErrorKind.InvalidArgument, $"Cannot place device {device.Id} on PCI segment {segmentId}", [e.Message]);
+        }
+
+        var bar = transport.Bar;
+        Registry.Add(new RegisteredDevice(nodeId)
+        {
+            Resources = () => [DeviceResources.PciBar(bar.Index, bar.Address, bar.Size, bar.Is64Bit, bar.Prefetchable)],
+            Children = [device.Id],
+            PciBdf = segment.Bdf(placed),
+            Counters = transport.TransportCounters,
+            Owner = transport,
+        });
+        Registry.Add(new RegisteredDevice(device.Id)
+        {
+            Parent = nodeId,
+            Counters = device.Counters,
+        });
+    }
+
+    /// <summary>vm.resize-disk on a running VM: the image grows and the guest gets a config-change interrupt.</summary>
+    public void ResizeDisk(string id, ulong size)
+    {
+        if (!_disks.TryGetValue(id, out var disk))
+        {
+            throw new HypervisorException(ApiErrorKind.NotFound, $"Unknown device id {id}", []);
+        }
+
+        if (size % VirtioBlock.SectorSize != 0 || size < disk.CapacitySectors * VirtioBlock.SectorSize)
+        {
+            throw new HypervisorException(ApiErrorKind.InvalidArgument, $"Cannot resize disk {id}",
+                [$"the new size {size} must be a multiple of {VirtioBlock.SectorSize} and not below the current {disk.CapacitySectors * VirtioBlock.SectorSize}"]);
+        }
+
+        try
+        {
+            disk.Resize(size);
+        }
+        catch (IOException e)
+        {
+            throw new HypervisorException($"Cannot resize disk {id}", [e.Message]);
+        }
+    }
+
+    /// <summary>Every config entry this VMM cannot build yet, refused by name before anything is opened.</summary>
+    private static void Refuse(VmConfig config)
+    {
+        static void No(string device, string reason) =>
+            throw new HypervisorException(ApiErrorKind.InvalidArgument, $"Cannot build device {device}", [reason]);
+
+        foreach (var d in config.Disks ?? [])
+        {
+            var name = d.Id ?? d.Path ?? "disk";
+            if (d.VhostUser)
+            {
+                No(name, "vhost-user disks are not supported by this VMM yet");
+            }
+
+            if (d.Path is null)
+            {
+                No(name, "a disk needs a path");
+            }
+
+            if (d.Iommu)
+            {
+                No(name, "this VMM has no virtual IOMMU (iommu=on)");
+            }
+
+            if (d.RateLimitGroup is not null || d.RateLimiterConfig is not null)
+            {
+                No(name, "disk rate limiting is not supported by this VMM yet");
+            }
+
+            if (d.QueueAffinity is { Count: > 0 })
+            {
+                No(name, "queue_affinity is not supported by this VMM yet");
+            }
+
+            if (d.NumQueues is 0 or > 64 || d.QueueSize == 0 || !ushort.IsPow2(d.QueueSize))
+            {
+                No(name, $"num_queues {d.NumQueues} must be 1..64 and queue_size {d.QueueSize} a power of two");
+            }
+        }
+
+        foreach (var n in config.Net ?? [])
+        {
+            No(n.Id ?? "net", "virtio-net is not supported by this VMM yet");
+        }
+
+        foreach (var f in config.Fs ?? [])
+        {
+            No(f.Id ?? "fs", "virtio-fs (vhost-user) is not supported by this VMM yet");
+        }
+
+        foreach (var p in config.Pmem ?? [])
+        {
+            No(p.Id ?? "pmem", "virtio-pmem is not supported by this VMM yet");
+        }
+
+        foreach (var d in config.Devices ?? [])
+        {
+            No(d.Id ?? d.Path ?? "device", "VFIO passthrough is not available: this machine has no VFIO devices");
+        }
+
+        foreach (var d in config.UserDevices ?? [])
+        {
+            No(d.Id ?? "user_device", "vfio-user devices are not supported by this VMM");
+        }
+
+        foreach (var d in config.Vdpa ?? [])
+        {
+            No(d.Id ?? "vdpa", "vDPA devices are not available: this machine has no vhost-vdpa");
+        }
+
+        foreach (var d in config.GenericVhostUser ?? [])
+        {
+            No(d.Id ?? "generic_vhost_user", "generic vhost-user devices are not supported by this VMM yet");
+        }
+
+        if (config.Vsock is { } vsock)
+        {
+            No(vsock.Id ?? "vsock", "virtio-vsock is not supported by this VMM yet");
+        }
+
+        if (config.Balloon is not null)
+        {
+            No(DeviceIds.Balloon, "virtio-balloon is not supported by this VMM yet");
+        }
+
+        if (config.Rng.Iommu)
+        {
+            No(DeviceIds.Rng, "this VMM has no virtual IOMMU (iommu=on)");
+        }
+
+        if (config.Watchdog)
+        {
+            No(DeviceIds.Watchdog, "the virtio watchdog is not supported by this VMM yet");
+        }
+
+        if (config.Pvpanic)
+        {
+            No(DeviceIds.Pvpanic, "pvpanic is not supported by this VMM yet");
+        }
+
+        if (config.Iommu)
+        {
+            No(DeviceIds.Iommu, "this VMM has no virtual IOMMU");
+        }
+
+        if (config.Rtc is not null)
+        {
+            No(DeviceIds.Rtc, "virtio-rtc is not supported by this VMM yet");
+        }
+
+        if (config.Tpm is not null)
+        {
+            No("tpm", "TPM (swtpm) is not supported by this VMM yet");
+        }
+
+        if (config.Numa is { Count: > 0 })
+        {
+            No("numa", "NUMA nodes are not supported by this VMM yet");
+        }
+    }
+
+    public void Dispose() => Registry.Dispose();
+}
+
+/// <summary>Opens disk images: format detection, the O_DIRECT and read-only modes, and upstream's lock.</summary>
+public static unsafe class DiskImages
+{
+    /// <summary>512 bytes at a sector-aligned offset, read through an aligned buffer so O_DIRECT files work too.</summary>
+    private static byte[] ReadAligned(HostFile file, long offset)
+    {
+        var buffer = System.Runtime.InteropServices.NativeMemory.AlignedAlloc(4096, 4096);
+        try
+        {
+            var span = new Span<byte>(buffer, 4096);
+            span.Clear();
+            var aligned = offset & ~4095L;
+            _ = RandomAccess.Read(file.Handle, span, aligned);
+            return span.Slice((int)(offset - aligned), 512).ToArray();
+        }
+        finally
+        {
+            System.Runtime.InteropServices.NativeMemory.AlignedFree(buffer);
+        }
+    }
+
+    public static HostFile Open(string id, DiskConfig disk)
+    {
+        ArgumentNullException.ThrowIfNull(disk);
+        var path = disk.Path!;
+        HostFile? file = null;
+        try
+        {
+            file = HostFile.Open(path, disk.Readonly, disk.Direct);
+            var format = disk.ImageType == ImageType.Unknown ? Detect(file) : disk.ImageType;
+            if (format != ImageType.Raw)
+            {
+                throw new HypervisorException(ApiErrorKind.InvalidArgument, $"Cannot create virtio-blk device {id}",
+                    [$"{path}: image type {format} is not supported by this VMM yet (raw only)"]);
+            }
+
+            file.Lock(path, write: !disk.Readonly, wholeFile: disk.LockGranularity == LockGranularity.Full);
+            return file;
+        }
+        catch (HostFileException e)
+        {
+            file?.Dispose();
+            throw new HypervisorException(e.Locked ? ApiErrorKind.InvalidState : ApiErrorKind.InvalidArgument, $"Cannot create virtio-blk device {id}", [e.Message]);
+        }
+        catch
+        {
+            file?.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Recognizes the formats upstream opens by their magic: qcow2 "QFI\xfb", VHDX "vhdxfile", a fixed VHD footer "conectix", VMDK.</summary>
+    public static ImageType Detect(HostFile file)
+    {
+        ArgumentNullException.ThrowIfNull(file);
+        var length = file.Length;
+        var head = ReadAligned(file, 0);
+        if (head.AsSpan().StartsWith((ReadOnlySpan<byte>)[0x51, 0x46, 0x49, 0xFB]))
+        {
+            return ImageType.Qcow2;
+        }
+
+        if (head.AsSpan().StartsWith("vhdxfile"u8))
+        {
+            return ImageType.Vhdx;
+        }
+
+        if (head.AsSpan().StartsWith("KDMV"u8) || head.AsSpan().StartsWith("# Disk DescriptorFile"u8))
+        {
+            return ImageType.FlatVmdk;
+        }
+
+        if (length >= 512 && (length % 512) == 0)
+        {
+            var last = ReadAligned(file, length - 512);
+            if (last.AsSpan(0, 8).SequenceEqual("conectix"u8))
+            {
+                return ImageType.FixedVhd;
+            }
+        }
+
+        return ImageType.Raw;
+    }
+}
