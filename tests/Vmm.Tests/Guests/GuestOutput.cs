@@ -17,6 +17,10 @@ public static class GuestOutput
         "smp" => "cpus in the MADT",
         "nmi" => "nmi: ready",
         "triplefault" => "triplefault: loading an empty IDT and faulting",
+        "pci-list" => "pci-list: start",
+        "virtio-blk" => "virtio-blk: start",
+        "virtio-rng" => "virtio-rng: start",
+        "virtio-console" => "virtio-console: start",
         _ => throw new ArgumentOutOfRangeException(nameof(guest), guest, "not a bundled guest"),
     };
 }
