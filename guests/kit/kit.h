@@ -95,7 +95,9 @@ int kit_msi_vector_alloc(void); /* index 0..KIT_MSI_VECTORS-1, or -1 */
 
 /* ---- user.c: CPL3 ---- */
 /* Runs fn(arg) at CPL3 (IOPL 3, interrupts on, every page user-accessible) on its own stack
- * and returns its result; the function returns to CPL0 with int $0x80 (a DPL3 gate). */
+ * and returns its result; the function returns to CPL0 with int $0x80 (a DPL3 gate), or the #UD
+ * this host's KVM raises for it instead (counted in kit_user_ud_returns). */
+extern u64 kit_user_ud_returns;
 void kit_user_init(void);
 u64 kit_run_user(u64 (*fn)(u64), u64 arg);
 
@@ -218,6 +220,7 @@ void *vq_wait(struct virtq *q, u32 *len, u64 timeout_ticks);
 
 /* ---- the scenario ---- */
 void kit_main(void);
-void kit_finish(void); /* entry.s calls it after kit_main */
+void kit_init(void);   /* entry.s calls it before kit_main */
+void kit_finish(void); /* and this after */
 
 #endif

@@ -454,3 +454,24 @@ void kit_finish(void)
     outb(0x600, 0x34);
     outw(0x604, 0x2000);
 }
+
+extern void (*const kit_exception_stubs[32])(void);
+extern void kit_user_ud(void);
+
+void kit_exception(u64 vector, const u64 *frame)
+{
+    u64 cr2;
+    __asm__ volatile("mov %%cr2, %0" : "=r"(cr2));
+    kit_printf("guest: unexpected exception %lu at rip 0x%lx cpl %lu error 0x%lx rsp 0x%lx", vector, frame[1],
+               frame[2] & 3, frame[0], frame[4]);
+    if (vector == 14)
+        kit_printf(" cr2 0x%lx", cr2);
+    kit_putc('\n');
+}
+
+/* Before kit_main: exceptions that say where they happened. */
+void kit_init(void)
+{
+    for (u32 v = 0; v < 32; v++)
+        kit_set_gate(v, v == 6 ? kit_user_ud : kit_exception_stubs[v], 0);
+}

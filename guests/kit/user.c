@@ -1,7 +1,8 @@
 /* CPL3 for heavy loops: guest user mode runs natively on this software KVM, kernel mode is
  * emulated (NOTES.md "KVM here"). The kit marks every page user-accessible (no isolation is
  * wanted: user code drives devices too), adds user segments and a TSS whose RSP0 receives
- * interrupts taken at CPL3, and returns to CPL0 through an int $0x80 gate of DPL 3. */
+ * interrupts taken at CPL3, and returns to CPL0 through an int $0x80 gate of DPL 3 (or the #UD
+ * that this host's KVM raises for that instruction instead, entry.s kit_user_ud). */
 #include "kit.h"
 
 #define USER_RETURN_VECTOR 0x80
