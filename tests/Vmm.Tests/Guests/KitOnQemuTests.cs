@@ -1,0 +1,166 @@
+using System.Text;
+using CloudHypervisor.TestSupport;
+
+namespace CloudHypervisor.Vmm.Tests.Guests;
+
+/// <summary>Skips, saying why, where qemu-system-x86_64 is not installed.</summary>
+[AttributeUsage(AttributeTargets.Method)]
+public sealed class QemuFactAttribute : FactAttribute
+{
+    public QemuFactAttribute()
+    {
+        if (Qemu.Path is null)
+        {
+            Skip = "qemu-system-x86_64 is not installed (Debian package qemu-system-x86): the guest kit is checked against QEMU's virtio";
+        }
+    }
+}
+
+/// <summary>Skips, saying why, where qemu-system-x86_64 is not installed.</summary>
+[AttributeUsage(AttributeTargets.Method)]
+public sealed class QemuTheoryAttribute : TheoryAttribute
+{
+    public QemuTheoryAttribute()
+    {
+        if (Qemu.Path is null)
+        {
+            Skip = "qemu-system-x86_64 is not installed (Debian package qemu-system-x86): the guest kit is checked against QEMU's virtio";
+        }
+    }
+}
+
+internal static class Qemu
+{
+    public static string? Path { get; } = Find();
+
+    private static string? Find() =>
+        (Environment.GetEnvironmentVariable("PATH") ?? "/usr/bin").Split(':')
+            .Select(dir => System.IO.Path.Combine(dir, "qemu-system-x86_64"))
+            .FirstOrDefault(File.Exists);
+
+    /// <summary>
+    /// Boots a kit guest on QEMU's q35 under TCG (a real virtio-pci implementation, independent of
+    /// ours) with COM1 in a file; kit.poweroff makes the guest end QEMU through ACPI S5.
+    /// </summary>
+    public static async Task<string> RunAsync(string guest, string serial, string cmdline, params string[] devices)
+    {
+        string[] args =
+        [
+            "-M", "q35", "-accel", "tcg", "-m", "128", "-nodefaults", "-no-user-config", "-display", "none",
+            "-no-reboot", "-serial", $"file:{serial}", "-kernel", guest, "-append", "kit.poweroff " + cmdline,
+            .. devices,
+        ];
+        var run = await Children.RunAsync(Children.StartInfo(Path!, args), limit: TimeSpan.FromSeconds(60));
+        var output = File.Exists(serial) ? await File.ReadAllTextAsync(serial) : "";
+        Assert.True(run.ExitCode == 0, $"qemu exited {run.ExitCode}: {run.Stderr}\nserial:\n{output}");
+        Assert.Contains("kit: powering off", output, StringComparison.Ordinal);
+        return output.Replace("\r\n", "\n", StringComparison.Ordinal);
+    }
+}
+
+/// <summary>
+/// The guest kit (guests/kit) driving QEMU's virtio-pci devices: proof that the kit's PCI
+/// enumerator and virtio drivers are right before they are pointed at our VMM. Each run takes
+/// well under a second.
+/// </summary>
+[Trait("Category", "Qemu")]
+public sealed class KitOnQemuTests(BuiltGuests built) : IClassFixture<BuiltGuests>, IDisposable
+{
+    private const int Sector = 512;
+    private readonly string _dir = Directory.CreateTempSubdirectory("kit-qemu-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private string Guest(string name)
+    {
+        Assert.True(built.ExitCode == 0, built.Output);
+        return System.IO.Path.Combine(built.Directory, name);
+    }
+
+    private string File_(string name) => System.IO.Path.Combine(_dir, name);
+
+    /// <summary>guests/kit/virtio-blk.c: the byte at disk offset o.</summary>
+    private static byte Pattern(long offset, int seed) => (byte)((offset / Sector * 131) + (offset % Sector * 7) + seed);
+
+    [QemuTheory]
+    [InlineData("")]
+    [InlineData("kit.user kit.noindirect kit.noeventidx")]
+    public async Task Virtio_blk_writes_the_pattern_into_the_host_image_reads_it_back_and_a_read_only_disk_answers_IOERR(string mode)
+    {
+        var marker = "KIT-QEMU-SECTOR0"u8.ToArray();
+        var disk = File_("disk.img");
+        var readOnly = File_("ro.img");
+        foreach (var image in new[] { disk, readOnly })
+        {
+            var bytes = new byte[1 << 20];
+            marker.CopyTo(bytes, 0);
+            await File.WriteAllBytesAsync(image, bytes);
+        }
+
+        const int seed = 77, start = 3, sectors = 40;
+        var output = await Qemu.RunAsync(Guest("virtio-blk"), File_("serial.log"), $"{mode} blk.seed={seed} blk.start={start} blk.sectors={sectors}",
+            "-drive", $"if=none,id=d0,file={disk},format=raw", "-device", "virtio-blk-pci,drive=d0,disable-legacy=on,serial=kit-disk-0",
+            "-drive", $"if=none,id=d1,file={readOnly},format=raw,readonly=on", "-device", "virtio-blk-pci,drive=d1,disable-legacy=on");
+
+        var level = mode.Contains("kit.user", StringComparison.Ordinal) ? "cpl3" : "cpl0";
+        var rings = mode.Contains("kit.noindirect", StringComparison.Ordinal) ? "direct" : "indirect, event_idx";
+        Assert.Contains("capacity 2048 sectors serial \"kit-disk-0\" read-only no", output, StringComparison.Ordinal);
+        Assert.Contains("capacity 2048 sectors serial \"\" read-only yes", output, StringComparison.Ordinal);
+        Assert.Equal(2, output.Split('\n').Count(l => l == "virtio-blk: sector 0 begins " + Convert.ToHexStringLower(marker)));
+        Assert.Matches($@"virtio-blk: ok 00:0.\.0 wrote {sectors} sectors at {start}, flushed, read back equal \({level}, {rings},", output);
+        Assert.Matches($@"virtio-blk: ok 00:0.\.0 read-only: write answered IOERR \({level}\)", output);
+        Assert.Contains("virtio-blk: done, 2 of 2 devices passed", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("FAIL", output, StringComparison.Ordinal);
+
+        var written = await File.ReadAllBytesAsync(disk);
+        Assert.Equal(marker, written[..marker.Length]);
+        for (long o = start * Sector; o < (start + sectors) * Sector; o++)
+        {
+            Assert.True(written[o] == Pattern(o, seed), $"host image byte {o} is 0x{written[o]:x2}, the guest wrote 0x{Pattern(o, seed):x2}");
+        }
+
+        Assert.All(written[((start + sectors) * Sector)..], b => Assert.Equal(0, b));
+        Assert.All(written[Sector..(start * Sector)], b => Assert.Equal(0, b));
+        var untouched = await File.ReadAllBytesAsync(readOnly);
+        Assert.Equal(marker, untouched[..marker.Length]);
+        Assert.All(untouched[marker.Length..], b => Assert.Equal(0, b));
+    }
+
+    [QemuFact]
+    public async Task Virtio_rng_delivers_the_bytes_asked_for()
+    {
+        var output = await Qemu.RunAsync(Guest("virtio-rng"), File_("serial.log"), "rng.bytes=8192",
+            "-device", "virtio-rng-pci,disable-legacy=on");
+
+        Assert.Matches(@"virtio-rng: 00:0.\.0 read 8192 bytes in \d+ requests, 2\d\d distinct byte values", output);
+        Assert.Matches("virtio-rng: sample [0-9a-f]{32}\n", output);
+        Assert.Contains("virtio-rng: ok 8192 bytes", output, StringComparison.Ordinal);
+    }
+
+    [QemuFact]
+    public async Task Virtio_console_writes_its_line_to_hvc0()
+    {
+        var hvc0 = File_("hvc0.log");
+        var output = await Qemu.RunAsync(Guest("virtio-console"), File_("serial.log"), "",
+            "-device", "virtio-serial-pci,disable-legacy=on", "-chardev", $"file,id=c0,path={hvc0}", "-device", "virtconsole,chardev=c0");
+
+        Assert.Matches(@"virtio-console: ok 00:0.\.0 wrote 30 bytes to hvc0", output);
+        Assert.Equal("virtio-console: hello on hvc0\nvirtio-console: emergency write\n", await File.ReadAllTextAsync(hvc0, Encoding.ASCII));
+    }
+
+    [QemuFact]
+    public async Task Pci_list_shows_each_virtio_function_with_its_bars_and_capabilities()
+    {
+        await File.WriteAllBytesAsync(File_("small.img"), new byte[64 << 10]);
+        var output = await Qemu.RunAsync(Guest("pci-list"), File_("serial.log"), "",
+            "-drive", $"if=none,id=d0,file={File_("small.img")},format=raw", "-device", "virtio-blk-pci,drive=d0,disable-legacy=on,addr=05.0",
+            "-device", "virtio-rng-pci,disable-legacy=on,addr=06.0");
+
+        Assert.Contains("pci-list: 00:00.0 8086:29c0 class 060000", output, StringComparison.Ordinal);
+        Assert.Contains("pci-list: 00:05.0 1af4:1042 class 010000", output, StringComparison.Ordinal);
+        Assert.Contains("pci-list: 00:06.0 1af4:1044 class 00ff00", output, StringComparison.Ordinal);
+        Assert.Matches(@"pci-list: 00:05.0   BAR4 mem64 0x[0-9a-f]+ size 0x4000 prefetchable", output);
+        Assert.Matches("pci-list: 00:05.0   caps 11@..:msix( 09@..:vendor/cfg.)+", output);
+        Assert.Matches(@"pci-list: ok \d+ functions", output);
+    }
+}
