@@ -189,10 +189,12 @@ static u64 exercise(u64 arg)
             return 1;
         }
     struct virtq *q = &b->v.vq[0];
-    kit_printf("virtio-blk: ok %s wrote %lu sectors at %lu, %s, read back equal (%s, %s%s, %lu requests, %lu kicks)\n", b->bdf,
-               b->sectors, b->start, flushed ? "flushed" : "no flush feature", mode,
+    kit_printf("virtio-blk: ok %s wrote %lu sectors at %lu, %s, read back equal (%s, %s%s, %lu requests, %lu kicks, "
+               "%lu msix interrupts)\n",
+               b->bdf, b->sectors, b->start, flushed ? "flushed" : "no flush feature", mode,
                virtio_has(&b->v, VIRTIO_F_INDIRECT_DESC) ? "indirect" : "direct",
-               virtio_has(&b->v, VIRTIO_F_EVENT_IDX) ? ", event_idx" : "", q->completions, q->kicks);
+               virtio_has(&b->v, VIRTIO_F_EVENT_IDX) ? ", event_idx" : "", q->completions, q->kicks,
+               q->msi >= 0 ? kit_msi_count[q->msi] : 0);
     return 0;
 }
 
