@@ -74,6 +74,7 @@ void kit_hexdump_line(const char *prefix, const void *p, size_t n);
 const char *kit_cmdline(void);
 bool kit_arg(const char *name, u64 *value);
 bool kit_flag(const char *name);
+const char *kit_arg_str(const char *name); /* the text after "name=", up to a space */
 
 /* RAM from the PVH memory map (the region holding 1 MiB), and a bump allocator of zeroed,
  * identity-mapped memory above the image for rings and DMA buffers. */

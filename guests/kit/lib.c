@@ -298,6 +298,12 @@ bool kit_arg(const char *name, u64 *value)
     return true;
 }
 
+const char *kit_arg_str(const char *name)
+{
+    const char *p = find_word(name, true);
+    return p ? p + 1 : NULL;
+}
+
 bool kit_flag(const char *name)
 {
     return find_word(name, false) != NULL;

@@ -22,6 +22,7 @@ public static class GuestOutput
         "virtio-blk" => "virtio-blk: start",
         "virtio-rng" => "virtio-rng: start",
         "virtio-console" => "virtio-console: start",
+        "virtio-net" => "virtio-net: start",
         _ => throw new ArgumentOutOfRangeException(nameof(guest), guest, "not a bundled guest"),
     };
 }
