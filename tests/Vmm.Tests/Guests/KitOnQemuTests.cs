@@ -1,3 +1,5 @@
+using System.Buffers.Binary;
+using System.Net.Sockets;
 using System.Text;
 using CloudHypervisor.TestSupport;
 
@@ -42,7 +44,10 @@ internal static class Qemu
     /// Boots a kit guest on QEMU's q35 under TCG (a real virtio-pci implementation, independent of
     /// ours) with COM1 in a file; kit.poweroff makes the guest end QEMU through ACPI S5.
     /// </summary>
-    public static async Task<string> RunAsync(string guest, string serial, string cmdline, params string[] devices)
+    public static async Task<string> RunAsync(string guest, string serial, string cmdline, params string[] devices) =>
+        await FinishAsync(Start(guest, serial, cmdline, devices), serial);
+
+    public static Task<ToolResult> Start(string guest, string serial, string cmdline, params string[] devices)
     {
         string[] args =
         [
@@ -50,7 +55,12 @@ internal static class Qemu
             "-no-reboot", "-serial", $"file:{serial}", "-kernel", guest, "-append", "kit.poweroff " + cmdline,
             .. devices,
         ];
-        var run = await Children.RunAsync(Children.StartInfo(Path!, args), limit: TimeSpan.FromSeconds(60));
+        return Children.RunAsync(Children.StartInfo(Path!, args), limit: TimeSpan.FromSeconds(60));
+    }
+
+    public static async Task<string> FinishAsync(Task<ToolResult> running, string serial)
+    {
+        var run = await running;
         var output = File.Exists(serial) ? await File.ReadAllTextAsync(serial) : "";
         Assert.True(run.ExitCode == 0, $"qemu exited {run.ExitCode}: {run.Stderr}\nserial:\n{output}");
         Assert.Contains("kit: powering off", output, StringComparison.Ordinal);
@@ -162,5 +172,112 @@ public sealed class KitOnQemuTests(BuiltGuests built) : IClassFixture<BuiltGuest
         Assert.Matches(@"pci-list: 00:05.0   BAR4 mem64 0x[0-9a-f]+ size 0x4000 prefetchable", output);
         Assert.Matches("pci-list: 00:05.0   caps 11@..:msix( 09@..:vendor/cfg.)+", output);
         Assert.Matches(@"pci-list: ok \d+ functions", output);
+    }
+
+    [QemuFact]
+    public async Task Virtio_net_announces_itself_and_answers_ARP_and_ICMP_echo_from_the_link()
+    {
+        // QEMU's dgram netdev carries whole Ethernet frames over Unix datagram sockets: the test
+        // is the other host on the link, without any host network.
+        var guestSide = File_("qemu.sock");
+        var testSide = File_("test.sock");
+        using var link = new Socket(AddressFamily.Unix, SocketType.Dgram, ProtocolType.Unspecified);
+        link.Bind(new UnixDomainSocketEndPoint(testSide));
+        byte[] guestMac = [0x52, 0x54, 0x00, 0x6b, 0x69, 0x01], hostMac = [0x02, 0, 0, 0, 0, 1];
+        byte[] guestIp = [192, 0, 2, 2], hostIp = [192, 0, 2, 1];
+        var serial = File_("serial.log");
+        var qemu = Qemu.Start(Guest("virtio-net"), serial, "net.ip=192.0.2.2 net.echoes=3 net.timeout=50",
+            "-netdev", $"dgram,id=n0,local.type=unix,local.path={guestSide},remote.type=unix,remote.path={testSide}",
+            "-device", "virtio-net-pci,netdev=n0,disable-legacy=on,mac=52:54:00:6b:69:01");
+
+        var announce = await ReceiveAsync(link, qemu, serial);
+        Assert.Equal(Convert.ToHexString([.. Enumerable.Repeat((byte)0xff, 6), .. guestMac, 0x08, 0x06, 0, 1, 0x08, 0, 6, 4, 0, 1, .. guestMac, .. guestIp, 0, 0, 0, 0, 0, 0, .. guestIp]),
+            Convert.ToHexString(announce[..42]));
+
+        byte[] request = [.. Enumerable.Repeat((byte)0xff, 6), .. hostMac, 0x08, 0x06, 0, 1, 0x08, 0, 6, 4, 0, 1, .. hostMac, .. hostIp, 0, 0, 0, 0, 0, 0, .. guestIp, .. new byte[18]];
+        await link.SendToAsync(request, new UnixDomainSocketEndPoint(guestSide));
+        var reply = await ReceiveAsync(link, qemu, serial);
+        Assert.Equal(Convert.ToHexString([.. hostMac, .. guestMac, 0x08, 0x06, 0, 1, 0x08, 0, 6, 4, 0, 2, .. guestMac, .. guestIp, .. hostMac, .. hostIp]),
+            Convert.ToHexString(reply[..42]));
+
+        for (ushort seq = 0; seq < 3; seq++)
+        {
+            var payload = Encoding.ASCII.GetBytes($"kit echo {seq} " + new string('x', 50 * seq));
+            await link.SendToAsync(EchoRequest(hostMac, guestMac, hostIp, guestIp, 0x4b49, seq, payload), new UnixDomainSocketEndPoint(guestSide));
+            var echo = await ReceiveAsync(link, qemu, serial);
+            Assert.Equal(hostMac, echo[..6]);
+            Assert.Equal(guestMac, echo[6..12]);
+            var ip = echo.AsSpan(14);
+            var total = BinaryPrimitives.ReadUInt16BigEndian(ip[2..]);
+            Assert.Equal(0, Checksum(ip[..20]));
+            Assert.Equal(guestIp, ip[12..16].ToArray());
+            Assert.Equal(hostIp, ip[16..20].ToArray());
+            var icmp = ip[20..total];
+            Assert.Equal(0, Checksum(icmp));
+            Assert.Equal(0, icmp[0]); // echo reply
+            Assert.Equal(0x4b49, BinaryPrimitives.ReadUInt16BigEndian(icmp[4..]));
+            Assert.Equal(seq, BinaryPrimitives.ReadUInt16BigEndian(icmp[6..]));
+            Assert.Equal(payload, icmp[8..].ToArray());
+        }
+
+        var output = await Qemu.FinishAsync(qemu, serial);
+        Assert.Matches(@"virtio-net: 00:0.\.0 mac 52:54:00:6b:69:01 link up ip 192.0.2.2", output);
+        Assert.Contains("virtio-net: ARP reply to 192.0.2.1\n", output, StringComparison.Ordinal);
+        Assert.Contains("virtio-net: echo reply to 192.0.2.1 id 19273 seq 2 (111 bytes)\n", output, StringComparison.Ordinal);
+        Assert.Matches(@"virtio-net: ok 00:0.\.0 answered 1 ARP requests and 3 echo requests", output);
+    }
+
+    private static async Task<byte[]> ReceiveAsync(Socket link, Task<ToolResult> qemu, string serial)
+    {
+        var buffer = new byte[2048];
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        var receive = link.ReceiveAsync(buffer, SocketFlags.None, cts.Token).AsTask();
+        if (await Task.WhenAny(receive, qemu) == qemu)
+        {
+            Assert.Fail($"qemu ended before sending a frame: {await qemu}\nserial:\n{(File.Exists(serial) ? await File.ReadAllTextAsync(serial) : "")}");
+        }
+
+        return buffer[..await receive];
+    }
+
+    private static byte[] EchoRequest(byte[] srcMac, byte[] dstMac, byte[] srcIp, byte[] dstIp, ushort id, ushort seq, byte[] payload)
+    {
+        var icmp = new byte[8 + payload.Length];
+        icmp[0] = 8;
+        BinaryPrimitives.WriteUInt16BigEndian(icmp.AsSpan(4), id);
+        BinaryPrimitives.WriteUInt16BigEndian(icmp.AsSpan(6), seq);
+        payload.CopyTo(icmp, 8);
+        BinaryPrimitives.WriteUInt16BigEndian(icmp.AsSpan(2), Checksum(icmp));
+        var ip = new byte[20];
+        ip[0] = 0x45;
+        BinaryPrimitives.WriteUInt16BigEndian(ip.AsSpan(2), (ushort)(20 + icmp.Length));
+        ip[8] = 64;
+        ip[9] = 1;
+        srcIp.CopyTo(ip, 12);
+        dstIp.CopyTo(ip, 16);
+        BinaryPrimitives.WriteUInt16BigEndian(ip.AsSpan(10), Checksum(ip));
+        return [.. dstMac, .. srcMac, 0x08, 0x00, .. ip, .. icmp];
+    }
+
+    /// <summary>The Internet checksum (RFC 1071); 0 over a region that carries a correct one.</summary>
+    private static ushort Checksum(ReadOnlySpan<byte> data)
+    {
+        uint sum = 0;
+        for (var i = 0; i + 1 < data.Length; i += 2)
+        {
+            sum += BinaryPrimitives.ReadUInt16BigEndian(data[i..]);
+        }
+
+        if ((data.Length & 1) != 0)
+        {
+            sum += (uint)data[^1] << 8;
+        }
+
+        while (sum >> 16 != 0)
+        {
+            sum = (sum & 0xFFFF) + (sum >> 16);
+        }
+
+        return (ushort)~sum;
     }
 }
