@@ -23,6 +23,7 @@ public static class GuestOutput
         "virtio-rng" => "virtio-rng: start",
         "virtio-console" => "virtio-console: start",
         "virtio-net" => "virtio-net: start",
+        "virtio-vsock" => "virtio-vsock: start",
         "virtio-hostile" => "virtio-hostile: start",
         _ => throw new ArgumentOutOfRangeException(nameof(guest), guest, "not a bundled guest"),
     };
