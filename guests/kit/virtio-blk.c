@@ -2,7 +2,9 @@
  * then a known pattern is written, flushed and read back, or, on a read-only disk, a write must
  * answer VIRTIO_BLK_S_IOERR. Command line: blk.start=S blk.sectors=N (default 1 and 16),
  * blk.seed=X (pattern seed, default 0), kit.user (requests issued from CPL3), kit.noindirect,
- * kit.noeventidx. The pattern byte at disk offset o is (o / 512 * 131 + o % 512 * 7 + seed) & 0xff. */
+ * kit.noeventidx; blk.bench=MiB (then blk.depth=N, 8) also writes and reads MiB in 64 KiB requests at
+ * CPL3 from blk.start, every byte 0xbe, and prints the time, MiB/s and per-request latency (TSC,
+ * calibrated on the PIT). The pattern byte at disk offset o is (o / 512 * 131 + o % 512 * 7 + seed) & 0xff. */
 #include "kit.h"
 
 #define VIRTIO_BLK_F_SIZE_MAX 1
@@ -198,6 +200,128 @@ static u64 exercise(u64 arg)
     return 0;
 }
 
+/* ---- blk.bench=MiB: throughput and per-request latency at CPL3 ---- */
+
+#define BENCH_CHUNK 65536
+#define BENCH_MAX_DEPTH 32
+
+static inline u64 rdtsc(void)
+{
+    u32 lo, hi;
+    __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+    return (u64)hi << 32 | lo;
+}
+
+/* TSC cycles per second, from 20 PIT ticks (200 ms). */
+static u64 calibrate(u64 unused)
+{
+    (void)unused;
+    u64 t = ticks;
+    while (ticks == t)
+        cpu_relax();
+    u64 c0 = rdtsc(), t0 = ticks;
+    while (ticks < t0 + 20)
+        cpu_relax();
+    return (rdtsc() - c0) * 5;
+}
+
+struct bench {
+    struct blk *b;
+    u64 bytes, depth, tsc_hz;
+    u8 *bufs;
+    u32 type;
+    u64 cycles, lat_sum, lat_max, requests;
+};
+
+static u64 bench_pass(u64 arg)
+{
+    struct bench *k = (struct bench *)arg;
+    struct blk *b = k->b;
+    struct virtq *q = &b->v.vq[0];
+    u64 start[BENCH_MAX_DEPTH];
+    int free_slots[BENCH_MAX_DEPTH], nfree = 0;
+    for (int i = (int)k->depth - 1; i >= 0; i--)
+        free_slots[nfree++] = i;
+    u64 nreq = k->bytes / BENCH_CHUNK, submitted = 0, done = 0;
+    k->lat_sum = k->lat_max = 0;
+    u64 t0 = rdtsc();
+    while (done < nreq) {
+        while (submitted < nreq && nfree) {
+            int slot = free_slots[--nfree];
+            u64 sector = b->start + submitted * (BENCH_CHUNK / SECTOR);
+            if (queue_req(b, slot, k->type, sector, k->bufs + (u64)slot * BENCH_CHUNK, BENCH_CHUNK) < 0) {
+                free_slots[nfree++] = slot;
+                break;
+            }
+            start[slot] = rdtsc();
+            submitted++;
+        }
+        vq_kick(q);
+        struct blk_req *r = vq_wait(q, NULL, TIMEOUT_TICKS);
+        while (r) {
+            if (r->status != VIRTIO_BLK_S_OK) {
+                kit_printf("virtio-blk: FAIL %s bench request answered %s\n", b->bdf, status_name(r->status));
+                return 1;
+            }
+            int slot = (int)(r - b->reqs);
+            u64 lat = rdtsc() - start[slot];
+            k->lat_sum += lat;
+            if (lat > k->lat_max)
+                k->lat_max = lat;
+            free_slots[nfree++] = slot;
+            done++;
+            r = vq_get(q, NULL);
+        }
+        if (done < nreq && nfree == 0) {
+            kit_printf("virtio-blk: FAIL %s bench: no completion within %d s\n", b->bdf, TIMEOUT_TICKS / 100);
+            return 1;
+        }
+    }
+    k->cycles = rdtsc() - t0;
+    k->requests = nreq;
+    return 0;
+}
+
+static void bench(struct blk *b, u64 mib)
+{
+    static struct bench k;
+    u64 depth = 8;
+    kit_arg("blk.depth", &depth);
+    if (depth < 1)
+        depth = 1;
+    if (depth > BENCH_MAX_DEPTH)
+        depth = BENCH_MAX_DEPTH;
+    k.b = b;
+    k.bytes = mib << 20;
+    k.depth = depth;
+    if (b->start + k.bytes / SECTOR > b->capacity) {
+        kit_printf("virtio-blk: FAIL %s bench: %lu MiB from sector %lu exceed the capacity %lu\n", b->bdf, mib, b->start,
+                   b->capacity);
+        return;
+    }
+    if (!k.bufs) {
+        /* 0xbe everywhere, so the host can tell the bench's writes landed. */
+        k.bufs = kit_alloc_dirty(BENCH_CHUNK * BENCH_MAX_DEPTH, 4096);
+        memset(k.bufs, 0xbe, BENCH_CHUNK * BENCH_MAX_DEPTH);
+        k.tsc_hz = kit_run_user(calibrate, 0);
+    }
+    static const u32 types[2] = { VIRTIO_BLK_T_OUT, VIRTIO_BLK_T_IN };
+    static const char *const names[2] = { "write", "read" };
+    for (int i = 0; i < 2; i++) {
+        if (b->ro && types[i] == VIRTIO_BLK_T_OUT)
+            continue;
+        k.type = types[i];
+        if (kit_run_user(bench_pass, (u64)&k))
+            return;
+        u64 us = k.cycles / (k.tsc_hz / 1000000 ? k.tsc_hz / 1000000 : 1);
+        kit_printf("virtio-blk: bench %s %s %lu MiB in 64 KiB requests, depth %lu: %lu ms, %lu MiB/s, latency avg %lu us max %lu us "
+                   "(cpl3)\n",
+                   b->bdf, names[i], mib, k.depth, us / 1000, us ? mib * 1000000 / us : 0,
+                   k.lat_sum / k.requests / (k.tsc_hz / 1000000 ? k.tsc_hz / 1000000 : 1),
+                   k.lat_max / (k.tsc_hz / 1000000 ? k.tsc_hz / 1000000 : 1));
+    }
+}
+
 static struct blk disks[8];
 
 void kit_main(void)
@@ -237,6 +361,9 @@ void kit_main(void)
         u64 failed = user ? kit_run_user(exercise, (u64)b) : exercise((u64)b);
         if (!failed)
             passed++;
+        u64 mib;
+        if (!failed && kit_arg("blk.bench", &mib) && mib)
+            bench(b, mib);
         virtio_reset(&b->v);
     }
     if (!found)

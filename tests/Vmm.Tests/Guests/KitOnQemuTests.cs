@@ -137,6 +137,25 @@ public sealed class KitOnQemuTests(BuiltGuests built) : IClassFixture<BuiltGuest
     }
 
     [QemuFact]
+    public async Task Virtio_blk_bench_writes_its_bytes_at_CPL3_and_reports_throughput_and_latency()
+    {
+        var disk = File_("bench.img");
+        await File.WriteAllBytesAsync(disk, new byte[4 << 20]);
+        var output = await Qemu.RunAsync(Guest("virtio-blk"), File_("serial.log"), "blk.bench=2 blk.depth=4",
+            "-drive", $"if=none,id=d0,file={disk},format=raw", "-device", "virtio-blk-pci,drive=d0,disable-legacy=on");
+
+        foreach (var pass in new[] { "write", "read" })
+        {
+            Assert.Matches($@"virtio-blk: bench 00:0.\.0 {pass} 2 MiB in 64 KiB requests, depth 4: \d+ ms, \d+ MiB/s, latency avg \d+ us max \d+ us \(cpl3\)", output);
+        }
+
+        Assert.DoesNotContain("FAIL", output, StringComparison.Ordinal);
+        var written = await File.ReadAllBytesAsync(disk);
+        Assert.All(written[Sector..(Sector + (2 << 20))], b => Assert.Equal(0xbe, b));
+        Assert.All(written[(Sector + (2 << 20))..], b => Assert.Equal(0, b));
+    }
+
+    [QemuFact]
     public async Task Virtio_rng_delivers_the_bytes_asked_for()
     {
         var output = await Qemu.RunAsync(Guest("virtio-rng"), File_("serial.log"), "rng.bytes=8192",
