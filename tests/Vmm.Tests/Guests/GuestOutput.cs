@@ -24,6 +24,7 @@ public static class GuestOutput
         "virtio-console" => "virtio-console: start",
         "virtio-net" => "virtio-net: start",
         "virtio-vsock" => "virtio-vsock: start",
+        "virtio-pmem" => "virtio-pmem: start",
         "virtio-hostile" => "virtio-hostile: start",
         _ => throw new ArgumentOutOfRangeException(nameof(guest), guest, "not a bundled guest"),
     };

@@ -156,6 +156,31 @@ public sealed class KitOnQemuTests(BuiltGuests built) : IClassFixture<BuiltGuest
     }
 
     [QemuFact]
+    public async Task Virtio_pmem_writes_land_in_the_backing_file_above_4_GiB_and_flush_answers_0()
+    {
+        var file = File_("pmem.img");
+        var bytes = new byte[4 << 20];
+        "KIT-PMEM-REGION0"u8.CopyTo(bytes);
+        await File.WriteAllBytesAsync(file, bytes);
+        var output = await Qemu.RunAsync(Guest("virtio-pmem"), File_("serial.log"), "pmem.offset=8192 pmem.bytes=5000 pmem.seed=3",
+            "-m", "128M,slots=2,maxmem=1G", "-object", $"memory-backend-file,id=m1,share=on,mem-path={file},size=4M",
+            "-device", "virtio-pmem-pci,memdev=m1");
+
+        // QEMU puts the region in the device memory area above RAM: 4 GiB on q35 with 128 MiB.
+        Assert.Matches(@"virtio-pmem: 00:0.\.0 region 0x1[0-9a-f]{8} size 0x400000", output);
+        Assert.Contains("virtio-pmem: region begins " + Convert.ToHexStringLower("KIT-PMEM-REGION0"u8), output, StringComparison.Ordinal);
+        Assert.Matches(@"virtio-pmem: ok 00:0.\.0 wrote 5000 bytes at 8192, read back equal, flushed", output);
+        var written = await File.ReadAllBytesAsync(file);
+        for (var i = 8192; i < 8192 + 5000; i++)
+        {
+            Assert.True(written[i] == (byte)((i * 7) + 3), $"file byte {i} is 0x{written[i]:x2}");
+        }
+
+        Assert.All(written[16..8192], b => Assert.Equal(0, b));
+        Assert.All(written[(8192 + 5000)..], b => Assert.Equal(0, b));
+    }
+
+    [QemuFact]
     public async Task Virtio_rng_delivers_the_bytes_asked_for()
     {
         var output = await Qemu.RunAsync(Guest("virtio-rng"), File_("serial.log"), "rng.bytes=8192",
