@@ -25,6 +25,7 @@ public static class GuestOutput
         "virtio-net" => "virtio-net: start",
         "virtio-vsock" => "virtio-vsock: start",
         "virtio-pmem" => "virtio-pmem: start",
+        "virtio-balloon" => "virtio-balloon: start",
         "virtio-hostile" => "virtio-hostile: start",
         _ => throw new ArgumentOutOfRangeException(nameof(guest), guest, "not a bundled guest"),
     };

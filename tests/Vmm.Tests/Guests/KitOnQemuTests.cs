@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Net.Sockets;
 using System.Text;
+using System.Text.Json;
 using CloudHypervisor.TestSupport;
 
 namespace CloudHypervisor.Vmm.Tests.Guests;
@@ -178,6 +179,55 @@ public sealed class KitOnQemuTests(BuiltGuests built) : IClassFixture<BuiltGuest
 
         Assert.All(written[16..8192], b => Assert.Equal(0, b));
         Assert.All(written[(8192 + 5000)..], b => Assert.Equal(0, b));
+    }
+
+    [QemuFact]
+    public async Task Virtio_balloon_inflates_and_deflates_to_the_targets_QMP_sets_and_QEMU_sees_the_actual_size()
+    {
+        var serial = File_("serial.log");
+        var qmpPath = File_("qmp.sock");
+        var qemu = Qemu.Start(Guest("virtio-balloon"), serial, "balloon.changes=2",
+            "-qmp", $"unix:{qmpPath},server=on,wait=off", "-device", "virtio-balloon-pci,disable-legacy=on");
+        Assert.True(await Tools.EventuallyAsync(() => Task.FromResult(File.Exists(serial) && File.ReadAllText(serial).Contains("ready", StringComparison.Ordinal)), TimeSpan.FromSeconds(30)),
+            "the balloon guest did not get ready");
+        using var qmp = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        await qmp.ConnectAsync(new UnixDomainSocketEndPoint(qmpPath));
+        using var stream = new NetworkStream(qmp);
+        using var reader = new StreamReader(stream);
+        using var writer = new StreamWriter(stream) { AutoFlush = true };
+        Assert.Contains("QMP", await reader.ReadLineAsync(), StringComparison.Ordinal);
+
+        async Task<JsonElement> Command(string json)
+        {
+            await writer.WriteLineAsync(json);
+            while (true)
+            {
+                using var reply = JsonDocument.Parse(await reader.ReadLineAsync() ?? "{}");
+                if (reply.RootElement.TryGetProperty("return", out var value))
+                {
+                    return value.Clone();
+                }
+
+                Assert.False(reply.RootElement.TryGetProperty("error", out var error), $"QMP {json}: {error}");
+            }
+        }
+
+        async Task<long> ActualWhen(string line)
+        {
+            Assert.True(await Tools.EventuallyAsync(() => Task.FromResult(File.ReadAllText(serial).Contains(line, StringComparison.Ordinal)), TimeSpan.FromSeconds(30)),
+                $"no \"{line}\" on the serial port: {File.ReadAllText(serial)}");
+            return (await Command("""{"execute":"query-balloon"}""")).GetProperty("actual").GetInt64();
+        }
+
+        await Command("""{"execute":"qmp_capabilities"}""");
+        // QEMU's target is the memory left to the guest: 96 MiB of 128 asks for 8192 pages.
+        await Command("""{"execute":"balloon","arguments":{"value":100663296}}""");
+        Assert.Equal(96L << 20, await ActualWhen("inflated to 8192 pages (32 MiB)"));
+        await Command("""{"execute":"balloon","arguments":{"value":134217728}}""");
+        Assert.Equal(128L << 20, await ActualWhen("deflated to 0 pages (0 MiB)"));
+
+        var output = await Qemu.FinishAsync(qemu, serial);
+        Assert.Matches(@"virtio-balloon: ok 00:0.\.0 followed 2 targets, 0 pages in the balloon now", output);
     }
 
     [QemuFact]
