@@ -5,10 +5,14 @@ using Xunit;
 
 namespace CloudHypervisor.Vmm.Tests.Guests;
 
-/// <summary>Builds the bundled guests once (guests/build.sh, binutils) into a temp dir for the tests below.</summary>
+/// <summary>Builds the bundled guests once (guests/build.sh: binutils, and gcc for the kit guests) into a temp dir for the tests below.</summary>
 public sealed class BuiltGuests : IDisposable
 {
-    public static readonly string[] Names = ["banner", "echo", "ticks", "poweroff", "reset", "powerbutton", "smp", "nmi", "triplefault"];
+    public static readonly string[] Names =
+    [
+        "banner", "echo", "ticks", "poweroff", "reset", "powerbutton", "smp", "nmi", "triplefault",
+        "pci-list", "cpl3", "virtio-blk", "virtio-rng", "virtio-console", "virtio-net", "virtio-vsock", "virtio-pmem", "virtio-balloon", "virtio-hostile",
+    ];
 
     public BuiltGuests()
     {

@@ -17,6 +17,16 @@ public static class GuestOutput
         "smp" => "cpus in the MADT",
         "nmi" => "nmi: ready",
         "triplefault" => "triplefault: loading an empty IDT and faulting",
+        "pci-list" => "pci-list: start",
+        "cpl3" => "cpl3: start",
+        "virtio-blk" => "virtio-blk: start",
+        "virtio-rng" => "virtio-rng: start",
+        "virtio-console" => "virtio-console: start",
+        "virtio-net" => "virtio-net: start",
+        "virtio-vsock" => "virtio-vsock: start",
+        "virtio-pmem" => "virtio-pmem: start",
+        "virtio-balloon" => "virtio-balloon: start",
+        "virtio-hostile" => "virtio-hostile: start",
         _ => throw new ArgumentOutOfRangeException(nameof(guest), guest, "not a bundled guest"),
     };
 }
