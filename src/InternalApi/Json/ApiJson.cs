@@ -21,11 +21,18 @@ public static class ApiJson
 
     /// <summary>
     /// Parses <paramref name="utf8"/> as <typeparamref name="T"/>. Failures come back as an
-    /// InvalidArgument error <c>["Failed to deserialize JSON", "&lt;what and where&gt;"]</c>.
+    /// InvalidArgument error <c>["Failed to deserialize JSON", "&lt;what and where&gt;"]</c>, also
+    /// for an array longer than <see cref="JsonArrayLimit.MaxElements"/>, which is refused before
+    /// any of it is materialized.
     /// </summary>
     public static (T? Value, ApiError? Error) Deserialize<T>(ReadOnlySpan<byte> utf8, JsonTypeInfo<T> type)
         where T : class
     {
+        if (JsonArrayLimit.Check(utf8) is { } tooLong)
+        {
+            return (null, ApiError.Request(ApiErrorKind.InvalidArgument, DeserializeFailed, tooLong));
+        }
+
         try
         {
             var value = JsonSerializer.Deserialize(utf8, type);

@@ -12,10 +12,17 @@ public static class MemorySize
     public static ulong Configured(VmConfig config)
     {
         ArgumentNullException.ThrowIfNull(config);
-        var total = config.Memory.Size;
-        foreach (var zone in config.Memory.Zones ?? [])
+        return Configured(config.Memory);
+    }
+
+    /// <summary>The same sum for a memory config; saturates at <see cref="ulong.MaxValue"/> instead of wrapping to a small size.</summary>
+    public static ulong Configured(MemoryConfig memory)
+    {
+        ArgumentNullException.ThrowIfNull(memory);
+        var total = memory.Size;
+        foreach (var zone in memory.Zones ?? [])
         {
-            total += zone.Size;
+            total = zone.Size > ulong.MaxValue - total ? ulong.MaxValue : total + zone.Size;
         }
 
         return total;

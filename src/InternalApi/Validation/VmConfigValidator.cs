@@ -28,6 +28,19 @@ public static partial class VmConfigValidator
     public const ushort MinimumMtu = 1280;
 
     /// <summary>
+    /// The most vCPUs a VM can have: x86 xAPIC ids are 8 bits and 0xFF is the broadcast id, so the
+    /// MADT can name CPUs 0-253 (254 of them). Checked at vm.create so a config that cannot boot is
+    /// refused when it is given, not at boot.
+    /// </summary>
+    public const uint MaxVcpus = 254;
+
+    /// <summary>
+    /// The least guest RAM a VM boots with: the kernel is loaded at 1 MiB, and below it lie the
+    /// real-mode area, the boot structures and the ACPI tables; 2 MiB leaves the kernel 1 MiB.
+    /// </summary>
+    public const ulong MinimumMemorySize = 2UL << 20;
+
+    /// <summary>
     /// Full validation, as upstream's cold add and boot run it: a config without a bootable
     /// payload fails. Null when the config is valid.
     /// </summary>
@@ -47,6 +60,9 @@ public static partial class VmConfigValidator
             // Before the devices, so a bad segment count is reported as such, not as every
             // device's segment being out of range.
             ?? Platform(config.Platform)
+            // Before the per-device checks: a config with more devices than PCI slots is refused
+            // for that, whatever else is wrong with its thousandth disk.
+            ?? PciSlots(config)
             ?? RateLimitGroups(config, ids)
             ?? Disks(config, ids)
             ?? Nets(config, ids)
@@ -119,6 +135,11 @@ public static partial class VmConfigValidator
             return ConfigValidationError.Invalid("Max CPUs lower than boot CPUs");
         }
 
+        if (cpus.MaxVcpus > MaxVcpus)
+        {
+            return ConfigValidationError.Invalid($"Max CPUs ({cpus.MaxVcpus}) greater than the {MaxVcpus} vCPUs a VM can have");
+        }
+
         if (cpus.Topology is { } t)
         {
             if (t.ThreadsPerCore == 0 || t.CoresPerDie == 0 || t.DiesPerPackage == 0 || t.Packages == 0)
@@ -178,6 +199,11 @@ public static partial class VmConfigValidator
                     ? ConfigValidationError.Invalid($"Huge page size is not power of 2: {zoneHugepage}")
                     : ConfigValidationError.Invalid("Huge page size specified but huge pages not enabled");
             }
+        }
+
+        if (MemorySize.Configured(memory) < MinimumMemorySize)
+        {
+            return ConfigValidationError.Invalid($"Memory size {MemorySize.Configured(memory)} is smaller than the minimum of {MinimumMemorySize} bytes (2 MiB)");
         }
 
         return null;

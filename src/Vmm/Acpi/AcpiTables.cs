@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using CloudHypervisor.InternalApi.Validation;
 using CloudHypervisor.Vmm.Devices;
 using CloudHypervisor.Vmm.Platform;
 
@@ -13,8 +14,8 @@ namespace CloudHypervisor.Vmm.Acpi;
 /// </summary>
 public static class AcpiTables
 {
-    /// <summary>xAPIC ids are 8 bits and 0xFF is the broadcast id.</summary>
-    public const int MaxVcpus = 254;
+    /// <summary>xAPIC ids are 8 bits and 0xFF is the broadcast id; validation refuses more at vm.create.</summary>
+    public const int MaxVcpus = (int)VmConfigValidator.MaxVcpus;
 
     /// <summary>Tables are placed on 16-byte boundaries after <see cref="PlatformLayout.AcpiTablesStart"/>.</summary>
     private const int TableAlignment = 16;

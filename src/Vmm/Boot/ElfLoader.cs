@@ -17,13 +17,15 @@ public static class ElfLoader
     private const ushort EM_X86_64 = 62;
     private const uint PT_LOAD = 1;
     private const uint PT_NOTE = 4;
+    private const int Elf32HeaderSize = 52;
+    private const int Elf64HeaderSize = 64;
 
     public static bool IsElf(ReadOnlySpan<byte> image) =>
         image.Length >= 4 && image[0] == 0x7F && image[1] == (byte)'E' && image[2] == (byte)'L' && image[3] == (byte)'F';
 
     public static BootEntry Load(GuestMemory memory, ReadOnlySpan<byte> image)
     {
-        if (!IsElf(image) || image.Length < 52)
+        if (!IsElf(image) || image.Length < 5)
         {
             throw new BootImageException("not an ELF file");
         }
@@ -34,6 +36,11 @@ public static class ElfLoader
             2 => true,
             _ => throw new BootImageException($"unknown ELF class {image[4]}"),
         };
+        var headerSize = is64 ? Elf64HeaderSize : Elf32HeaderSize;
+        if (image.Length < headerSize)
+        {
+            throw new BootImageException($"ELF{(is64 ? 64 : 32)} file of {image.Length} bytes is shorter than its {headerSize}-byte header");
+        }
         if (image[5] != 1)
         {
             throw new BootImageException("ELF is not little-endian");
@@ -49,7 +56,8 @@ public static class ElfLoader
         var phoff = is64 ? BinaryPrimitives.ReadUInt64LittleEndian(image[32..]) : BinaryPrimitives.ReadUInt32LittleEndian(image[28..]);
         var phentsize = BinaryPrimitives.ReadUInt16LittleEndian(image[(is64 ? 54 : 42)..]);
         var phnum = BinaryPrimitives.ReadUInt16LittleEndian(image[(is64 ? 56 : 44)..]);
-        if (phnum == 0 || phentsize < (is64 ? 56 : 32) || phoff + ((ulong)phnum * phentsize) > (ulong)image.Length)
+        if (phnum == 0 || phentsize < (is64 ? 56 : 32) || phoff > (ulong)image.Length
+            || (ulong)phnum * phentsize > (ulong)image.Length - phoff)
         {
             throw new BootImageException("ELF program headers are missing or truncated");
         }
@@ -77,7 +85,7 @@ public static class ElfLoader
                 memsz = BinaryPrimitives.ReadUInt32LittleEndian(ph[20..]);
             }
 
-            if (offset + filesz > (ulong)image.Length || filesz > memsz)
+            if (offset > (ulong)image.Length || filesz > (ulong)image.Length - offset || filesz > memsz)
             {
                 throw new BootImageException($"ELF segment {i} is truncated");
             }
@@ -122,15 +130,19 @@ public static class ElfLoader
         var pos = 0;
         while (pos + 12 <= notes.Length)
         {
-            var namesz = (int)BinaryPrimitives.ReadUInt32LittleEndian(notes[pos..]);
-            var descsz = (int)BinaryPrimitives.ReadUInt32LittleEndian(notes[(pos + 4)..]);
+            var rawNamesz = BinaryPrimitives.ReadUInt32LittleEndian(notes[pos..]);
+            var rawDescsz = BinaryPrimitives.ReadUInt32LittleEndian(notes[(pos + 4)..]);
             var type = BinaryPrimitives.ReadUInt32LittleEndian(notes[(pos + 8)..]);
             var nameStart = pos + 12;
-            var descStart = nameStart + Align4(namesz);
-            if (namesz < 0 || descsz < 0 || descStart + descsz > notes.Length)
+            // In 64-bit arithmetic: a note's sizes are the file's to choose.
+            if ((long)nameStart + Align4(rawNamesz) + Align4(rawDescsz) > notes.Length)
             {
                 return null;
             }
+
+            var namesz = (int)rawNamesz;
+            var descsz = (int)rawDescsz;
+            var descStart = nameStart + (int)Align4(rawNamesz);
 
             var name = notes.Slice(nameStart, namesz);
             if (type == XEN_ELFNOTE_PHYS32_ENTRY && name.SequenceEqual("Xen\0"u8))
@@ -144,11 +156,11 @@ public static class ElfLoader
                 };
             }
 
-            pos = descStart + Align4(descsz);
+            pos = descStart + (int)Align4(rawDescsz);
         }
 
         return null;
     }
 
-    private static int Align4(int value) => (value + 3) & ~3;
+    private static long Align4(uint value) => ((long)value + 3) & ~3L;
 }

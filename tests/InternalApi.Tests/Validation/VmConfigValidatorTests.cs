@@ -60,7 +60,56 @@ public sealed class VmConfigValidatorTests
     [InlineData("""{"boot_vcpus":2,"max_vcpus":4,"topology":{"threads_per_core":1,"cores_per_die":0,"dies_per_package":1,"packages":1}}""", "No part of the CPU topology can be zero")]
     [InlineData("""{"boot_vcpus":2,"max_vcpus":4,"topology":{"threads_per_core":1,"cores_per_die":2,"dies_per_package":1,"packages":1}}""", "Product of CPU topology parts does not match maximum vCPU")]
     [InlineData("""{"boot_vcpus":1,"max_vcpus":2,"affinity":[{"vcpu":2,"host_cpus":[0]}]}""", "CPU affinity names vCPU 2, but max_vcpus is 2")]
+    [InlineData("""{"boot_vcpus":4294967295,"max_vcpus":4294967295}""", "Max CPUs (4294967295) greater than the 254 vCPUs a VM can have")]
+    [InlineData("""{"boot_vcpus":1,"max_vcpus":255}""", "Max CPUs (255) greater than the 254 vCPUs a VM can have")]
+    [InlineData("""{"boot_vcpus":4096,"max_vcpus":4096}""", "Max CPUs (4096) greater than the 254 vCPUs a VM can have")]
     public void Bad_cpu_settings_are_invalid(string cpus, string message) => Invalid($$"""{{{Kernel}},"cpus":{{cpus}}}""", message);
+
+    [Fact]
+    public void The_most_vcpus_the_madt_can_name_are_valid() =>
+        Assert.Null(Validate("{" + Kernel + ""","cpus":{"boot_vcpus":254,"max_vcpus":254}}"""));
+
+    [Theory]
+    [InlineData("""{"size":4096}""", "Memory size 4096 is smaller than the minimum of 2097152 bytes (2 MiB)")]
+    [InlineData("""{"size":2093056}""", "Memory size 2093056 is smaller than the minimum of 2097152 bytes (2 MiB)")]
+    [InlineData("""{"size":0,"zones":[{"id":"z","size":4096}]}""", "Memory size 4096 is smaller than the minimum of 2097152 bytes (2 MiB)")]
+    public void Memory_below_2_MiB_is_invalid_and_the_message_says_the_minimum(string memory, string message) =>
+        Invalid($$"""{{{Kernel}},"memory":{{memory}}}""", message);
+
+    [Fact]
+    public void Exactly_2_MiB_of_memory_is_valid() =>
+        Assert.Null(Validate("{" + Kernel + ""","memory":{"size":2097152}}"""));
+
+    private static string Disks(int count, string each = "{}") => string.Join(",", Enumerable.Repeat(each, count));
+
+    [Fact]
+    public void Segment_0_holds_31_devices_rng_and_console_included()
+    {
+        // 32 slots, one the host bridge's; the rng and the virtio console (mode Tty) take two.
+        Assert.Null(Validate($$"""{{{Kernel}},"disks":[{{Disks(29)}}]}"""));
+        Invalid($$"""{{{Kernel}},"disks":[{{Disks(30)}}]}""",
+            "Could not find an available device slot on the PCI bus",
+            "PCI segment 0 holds at most 31 devices (32 slots, one for the host bridge); the config places 32 there");
+    }
+
+    [Fact]
+    public void A_console_that_is_off_takes_no_slot_and_watchdog_pvpanic_and_iommu_take_one_each()
+    {
+        Assert.Null(Validate($$"""{{{Kernel}},"console":{"mode":"Off"},"disks":[{{Disks(30)}}]}"""));
+        var error = Validate($$"""{{{Kernel}},"watchdog":true,"pvpanic":true,"iommu":true,"disks":[{{Disks(27)}}]}""");
+        Assert.Equal("PCI segment 0 holds at most 31 devices (32 slots, one for the host bridge); the config places 32 there", error!.Messages[1]);
+    }
+
+    [Fact]
+    public void Each_pci_segment_has_its_own_31_slots() =>
+        Assert.Null(Validate($$"""{{{Kernel}},"platform":{"num_pci_segments":2},"disks":[{{Disks(29)}},{{Disks(31, """{"pci_segment":1}""")}}]}"""));
+
+    [Theory]
+    [InlineData("""[{"pci_device_id":32}]""", "Invalid PCI device identifier provided: 32")]
+    [InlineData("""[{"pci_device_id":0}]""", "Valid PCI device identifier but already used: 0")]
+    [InlineData("""[{"pci_device_id":5},{"pci_device_id":5}]""", "Valid PCI device identifier but already used: 5")]
+    public void A_requested_pci_slot_must_exist_and_be_free(string disks, string message) =>
+        Invalid($$"""{{{Kernel}},"disks":{{disks}}}""", message);
 
     [Theory]
     [InlineData("""{"size":0}""", "Memory size 0 is not a non-zero multiple of 4096 bytes")]
@@ -99,7 +148,7 @@ public sealed class VmConfigValidatorTests
     [InlineData("\"disks\":[{\"id\":\"x\",\"path\":\"/a\"},{\"id\":\"x\",\"path\":\"/b\"}]")]
     [InlineData("\"disks\":[{\"id\":\"x\",\"path\":\"/a\"}],\"net\":[{\"id\":\"x\"}]")]
     [InlineData("\"pmem\":[{\"id\":\"x\",\"file\":\"/p\"}],\"vsock\":{\"id\":\"x\",\"cid\":3,\"socket\":\"/v\"}")]
-    [InlineData("\"memory\":{\"size\":4096,\"zones\":[{\"id\":\"x\",\"size\":4096}]},\"vdpa\":[{\"id\":\"x\",\"path\":\"/v\"}]")]
+    [InlineData("\"memory\":{\"size\":2097152,\"zones\":[{\"id\":\"x\",\"size\":4096}]},\"vdpa\":[{\"id\":\"x\",\"path\":\"/v\"}]")]
     [InlineData("\"rate_limit_groups\":[{\"id\":\"x\",\"rate_limiter_config\":{\"ops\":{\"size\":1,\"refill_time\":1}}}],\"disks\":[{\"id\":\"x\",\"path\":\"/a\"}]")]
     public void An_id_used_twice_anywhere_is_not_unique(string devices) =>
         Duplicate($$"""{{{Kernel}},{{devices}}}""", "Identifier x is not unique");
@@ -144,7 +193,7 @@ public sealed class VmConfigValidatorTests
 
     [Fact]
     public void A_vhost_user_disk_without_socket_on_shared_memory_is_invalid() =>
-        Invalid($$"""{{{Kernel}},"memory":{"size":4096,"shared":true},"disks":[{"vhost_user":true}]}""", "No socket provided when using vhost-user");
+        Invalid($$"""{{{Kernel}},"memory":{"size":2097152,"shared":true},"disks":[{"vhost_user":true}]}""", "No socket provided when using vhost-user");
 
     [Theory]
     [InlineData(0u)]
@@ -164,7 +213,7 @@ public sealed class VmConfigValidatorTests
 
     [Fact]
     public void A_balloon_as_large_as_ram_is_invalid_in_upstreams_words() =>
-        Invalid("{" + Kernel + ""","memory":{"size":4096},"balloon":{"size":4096}}""", "Ballon size (4096) greater than RAM (4096)");
+        Invalid("{" + Kernel + ""","memory":{"size":2097152},"balloon":{"size":2097152}}""", "Ballon size (2097152) greater than RAM (2097152)");
 
     [Fact]
     public void A_vfio_device_needs_a_path_or_an_fd() =>
