@@ -81,11 +81,16 @@ public sealed partial class VmmControlLoop
         var unassigned = CloneConfig(_config!);
         AssignDeviceIds(_config!);
         var config = CloneConfig(_config!);
-        return new(RunOperation(action, action.Name, () =>
+        return new(RunOperation(action, action.Name, cancellation =>
         {
-            var built = BuildAndBoot(action, config);
+            var built = BuildAndBoot(action, config, cancellation);
             return () =>
             {
+                if (built.Cancelled)
+                {
+                    return Cancelled(action);
+                }
+
                 if (built.Vm is not null)
                 {
                     AdoptVm(built.Vm, built.Error is null ? VmState.Running : VmState.Created, built.Generation);
@@ -105,7 +110,7 @@ public sealed partial class VmmControlLoop
                 Publish(Events.Vm.Booted);
                 return ApiResult.Ok();
             };
-        }));
+        }, cancellable: true));
     }
 
     ValueTask<ApiResult> IRequestHandler.VmShutdown(VmShutdownCommand command) => new(ShutdownVm(command.Action, "api"));
@@ -196,7 +201,10 @@ public sealed partial class VmmControlLoop
 
         if (_operation is not null)
         {
-            // A signal during an operation: run once it completes, as a deferred vmm.shutdown would.
+            // A signal during an operation: run once it completes, as a deferred vmm.shutdown
+            // would, and do not wait for ever for a boot that cannot finish.
+            CancelOperation(action);
+            _ = GiveUpOperationAfterGraceAsync(_operationId);
             _deferred.Add(new LoopMessage(null, () => _ = ShutdownVmm(action, origin)));
             return Done(ApiResult.Ok());
         }
@@ -278,11 +286,13 @@ public sealed partial class VmmControlLoop
         _log.Information("Rebooting the VM ({Origin})", origin);
         var old = _vm!;
         var config = CloneConfig(_config!);
+        // Not cancellable: the old VM is gone once the new one is being built, and a reboot
+        // reads the payload that booted already.
         return RunOperation(action, action.Name, () =>
         {
             var stopped = Try(action, old.Shutdown);
             DisposeQuietly(old);
-            var built = stopped is null ? BuildAndBoot(action, config) : default;
+            var built = stopped is null ? BuildAndBoot(action, config, CancellationToken.None) : default;
             return () =>
             {
                 DropVm();
@@ -377,15 +387,23 @@ public sealed partial class VmmControlLoop
         return result;
     }
 
-    /// <summary>Builds a VM and boots it, off the loop. A VM whose boot failed is returned with the error.</summary>
-    private BootOutcome BuildAndBoot(ApiAction action, VmConfig config)
+    /// <summary>
+    /// Builds a VM and boots it, off the loop. A VM whose boot failed is returned with the error;
+    /// when <paramref name="cancellation"/> stops the build (the payload read), no VM is left and
+    /// the outcome says it was cancelled. A VM built is booted: what cancelled it deletes it next.
+    /// </summary>
+    private BootOutcome BuildAndBoot(ApiAction action, VmConfig config, CancellationToken cancellation)
     {
         var generation = Interlocked.Increment(ref _nextGeneration);
         var events = new GuestEventSink(this, generation);
         IGuestVm vm;
         try
         {
-            vm = _hypervisor.CreateVm(config, events);
+            vm = _hypervisor.CreateVm(config, events, cancellation);
+        }
+        catch (OperationCanceledException) when (cancellation.IsCancellationRequested)
+        {
+            return new BootOutcome(null, null, generation, Cancelled: true);
         }
         catch (Exception e)
         {
@@ -481,7 +499,7 @@ public sealed partial class VmmControlLoop
 
     private static ApiResult Same(ApiResult result) => result;
 
-    private readonly record struct BootOutcome(IGuestVm? Vm, ApiError? Error, long Generation);
+    private readonly record struct BootOutcome(IGuestVm? Vm, ApiError? Error, long Generation, bool Cancelled = false);
 
     /// <summary>The backend's view of the loop for one VM: exits go through the inbox, device events straight to the monitor.</summary>
     private sealed class GuestEventSink(VmmControlLoop loop, long generation) : IGuestEvents

@@ -47,6 +47,13 @@ public sealed partial class VmmControlLoop : IRequestHandler
     // Descriptors passed with requests (SCM_RIGHTS), kept while the stored config refers to them.
     private readonly Dictionary<int, SafeFileHandle> _keptFds = [];
     private string? _operation;
+    // The operation in progress, when it can be cancelled (boot, reboot): vm.delete and
+    // vmm.shutdown cancel it instead of waiting for a boot that may take long or never end.
+    private CancellationTokenSource? _operationCancel;
+    private string? _cancelledBy;
+    private TaskCompletionSource<ApiResult>? _operationDone;
+    private ApiAction? _operationAction;
+    private long _operationId;
     private int? _exitCode;
     private int _started;
 
@@ -251,7 +258,18 @@ public sealed partial class VmmControlLoop : IRequestHandler
                 if (request.Command is VmmShutdownCommand)
                 {
                     // vmm.shutdown must not be refused (the VMM exits even on error): it runs as
-                    // soon as the operation in progress completes.
+                    // soon as the operation in progress completes, which it cancels if it can.
+                    CancelOperation(action);
+                    _ = GiveUpOperationAfterGraceAsync(_operationId);
+                    _deferred.Add(new LoopMessage(request, null));
+                    return;
+                }
+
+                if (request.Command is VmDeleteCommand && _operationCancel is not null)
+                {
+                    // A boot that cannot finish (a huge payload, a stuck device) would otherwise
+                    // make vm.delete answer Busy for as long as it lasts.
+                    CancelOperation(action);
                     _deferred.Add(new LoopMessage(request, null));
                     return;
                 }
@@ -304,7 +322,14 @@ public sealed partial class VmmControlLoop : IRequestHandler
     /// Starts long work off the loop. <paramref name="offLoop"/> runs on the worker thread and returns
     /// what to do back on the loop, which produces the answer. Only one operation runs at a time.
     /// </summary>
-    private Task<ApiResult> RunOperation(ApiAction action, string name, Func<Func<ApiResult>> offLoop)
+    private Task<ApiResult> RunOperation(ApiAction action, string name, Func<Func<ApiResult>> offLoop) =>
+        RunOperation(action, name, _ => offLoop(), cancellable: false);
+
+    /// <summary>
+    /// <see cref="RunOperation(ApiAction, string, Func{Func{ApiResult}})"/> whose work gets a token
+    /// that vm.delete and vmm.shutdown cancel when <paramref name="cancellable"/>.
+    /// </summary>
+    private Task<ApiResult> RunOperation(ApiAction action, string name, Func<CancellationToken, Func<ApiResult>> offLoop, bool cancellable)
     {
         if (_operation is { } running)
         {
@@ -314,27 +339,94 @@ public sealed partial class VmmControlLoop : IRequestHandler
         }
 
         _operation = name;
+        _operationAction = action;
+        _cancelledBy = null;
+        var cancel = cancellable ? new CancellationTokenSource() : null;
+        _operationCancel = cancel;
+        var token = cancel?.Token ?? CancellationToken.None;
+        var id = ++_operationId;
         var done = new TaskCompletionSource<ApiResult>(TaskCreationOptions.RunContinuationsAsynchronously);
+        _operationDone = done;
         _worker.Add(() =>
         {
             Func<ApiResult> onLoop;
             try
             {
-                onLoop = offLoop();
+                onLoop = offLoop(token);
             }
             catch (Exception e)
             {
                 onLoop = () => Unexpected(action, e);
             }
 
-            Post(() => CompleteOperation(action, onLoop, done));
+            Post(() => CompleteOperation(id, action, onLoop, done));
         });
         return done.Task;
     }
 
-    private void CompleteOperation(ApiAction action, Func<ApiResult> onLoop, TaskCompletionSource<ApiResult> done)
+    /// <summary>Asks the operation in progress to stop, if it can; <paramref name="by"/> is named in its answer.</summary>
+    private void CancelOperation(ApiAction by)
+    {
+        if (_operationCancel is not { IsCancellationRequested: false } cancel)
+        {
+            return;
+        }
+
+        _log.Information("Cancelling {Operation} for {Action}", _operation, by.Name);
+        _cancelledBy = by.Name;
+        cancel.Cancel();
+    }
+
+    /// <summary>The answer of an operation that stopped because <see cref="CancelOperation"/> asked it to.</summary>
+    private ApiError Cancelled(ApiAction action) =>
+        ApiError.For(action, ApiErrorKind.InvalidState, $"{action.Name} was cancelled by {_cancelledBy ?? "the VMM"}");
+
+    /// <summary>
+    /// vmm.shutdown waits for the operation it cancelled, but not for ever: an operation that
+    /// does not stop within the grace (a read stuck in the kernel) is answered as shut down and
+    /// given up, so the VMM still exits, as SIGTERM and vmm.shutdown promise.
+    /// </summary>
+    private async Task GiveUpOperationAfterGraceAsync(long id)
+    {
+        await Task.Delay(_options.OperationCancelGrace);
+        Post(() =>
+        {
+            if (_operationId != id || _operation is null || _exitCode is not null)
+            {
+                return;
+            }
+
+            _log.Warning("{Operation} did not stop within {Grace} of being cancelled; the VMM shuts down without it", _operation, _options.OperationCancelGrace);
+            var done = _operationDone!;
+            var action = _operationAction!;
+            EndOperation();
+            // The operation may still own the VM (a reboot); nothing can run on the worker it
+            // occupies, so the shutdown goes on without the VM object.
+            DropVm();
+            done.TrySetResult(ShuttingDown(action));
+            RunDeferred();
+        });
+    }
+
+    private void EndOperation()
     {
         _operation = null;
+        _operationAction = null;
+        _operationDone = null;
+        _operationCancel?.Dispose();
+        _operationCancel = null;
+        _operationId++;
+    }
+
+    private void CompleteOperation(long id, ApiAction action, Func<ApiResult> onLoop, TaskCompletionSource<ApiResult> done)
+    {
+        if (id != _operationId)
+        {
+            // Given up at shutdown (GiveUpOperationAfterGraceAsync): already answered.
+            return;
+        }
+
+        EndOperation();
         ApiResult result;
         try
         {

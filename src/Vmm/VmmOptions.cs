@@ -22,4 +22,11 @@ public sealed record VmmOptions
     /// then <c>kvm</c> (contract §1.7).
     /// </summary>
     public required IReadOnlyList<string> Features { get; init; }
+
+    /// <summary>
+    /// How long vmm.shutdown (API or signal) waits for a boot or reboot it cancelled before the
+    /// VMM exits without it: long enough for a cancelled boot to stop between two reads, short
+    /// enough that a stuck one cannot keep the VMM from exiting.
+    /// </summary>
+    public TimeSpan OperationCancelGrace { get; init; } = TimeSpan.FromSeconds(10);
 }

@@ -28,6 +28,15 @@ public sealed class TestHypervisor : IHypervisor
     /// <summary>Signalled when a Boot has started (and may be waiting on <see cref="BootGate"/>).</summary>
     public SemaphoreSlim BootStarted { get; } = new(0);
 
+    /// <summary>
+    /// When set, CreateVm waits on it or for its cancellation token, as the KVM backend's payload
+    /// read does: a build that only cancellation ends.
+    /// </summary>
+    public SemaphoreSlim? CreateGate { get; set; }
+
+    /// <summary>Signalled when a CreateVm has started waiting on <see cref="CreateGate"/>.</summary>
+    public SemaphoreSlim CreateStarted { get; } = new(0);
+
     public int ConsolesPrepared { get; private set; }
 
     public IReadOnlyList<TestGuestVm> Vms => [.. _vms];
@@ -44,8 +53,16 @@ public sealed class TestHypervisor : IHypervisor
         }
     }
 
-    public IGuestVm CreateVm(VmConfig config, IGuestEvents events)
+    public IGuestVm CreateVm(VmConfig config, IGuestEvents events) => CreateVm(config, events, CancellationToken.None);
+
+    public IGuestVm CreateVm(VmConfig config, IGuestEvents events, CancellationToken cancellationToken)
     {
+        if (CreateGate is { } gate)
+        {
+            CreateStarted.Release();
+            gate.Wait(cancellationToken);
+        }
+
         if (FailNextCreate is { } failure)
         {
             FailNextCreate = null;

@@ -19,14 +19,21 @@ public sealed class VmmHarness : IAsyncDisposable
 
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(20);
 
-    private VmmHarness(bool noShutdown)
+    private VmmHarness(bool noShutdown, TimeSpan? cancelGrace)
     {
         Loop = new VmmControlLoop(
             Channel,
             Events,
             Hypervisor,
             new LoggerConfiguration().CreateLogger(),
-            new VmmOptions { NoShutdown = noShutdown, BuildVersion = "v54.0.0-test", Version = "54.0.0", Features = ["kvm"] });
+            new VmmOptions
+            {
+                NoShutdown = noShutdown,
+                BuildVersion = "v54.0.0-test",
+                Version = "54.0.0",
+                Features = ["kvm"],
+                OperationCancelGrace = cancelGrace ?? TimeSpan.FromSeconds(10),
+            });
         Run = Loop.RunAsync(CancellationToken.None);
     }
 
@@ -40,7 +47,7 @@ public sealed class VmmHarness : IAsyncDisposable
 
     public Task<int> Run { get; }
 
-    public static VmmHarness Start(bool noShutdown = false) => new(noShutdown);
+    public static VmmHarness Start(bool noShutdown = false, TimeSpan? cancelGrace = null) => new(noShutdown, cancelGrace);
 
     /// <summary>Sends <paramref name="action"/> with <paramref name="body"/> as a frontend would.</summary>
     public Task<ApiResult> Send(string action, string body = "")

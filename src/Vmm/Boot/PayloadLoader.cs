@@ -1,6 +1,8 @@
 using System.Buffers.Binary;
 using System.Text;
+using CloudHypervisor.InternalApi.Validation;
 using CloudHypervisor.Vmm.Acpi;
+using CloudHypervisor.Vmm.Kvm.Interop;
 using CloudHypervisor.Vmm.Memory;
 using CloudHypervisor.Vmm.Platform;
 
@@ -19,7 +21,12 @@ public static class PayloadLoader
     /// <summary>The EBDA and BIOS area below 1 MiB is reserved; the ACPI tables live there.</summary>
     public const ulong LowRamEnd = 0x9_FC00;
 
-    public static BootEntry Load(GuestMemory memory, BootPayload payload, IReadOnlyList<AcpiBlob> acpiTables)
+    /// <summary>
+    /// Loads <paramref name="payload"/>. The kernel and initramfs must be regular files no larger
+    /// than guest RAM (<see cref="PayloadFile"/>); <paramref name="cancellationToken"/> stops the
+    /// read of a large one (vm.delete or vmm.shutdown during the boot).
+    /// </summary>
+    public static BootEntry Load(GuestMemory memory, BootPayload payload, IReadOnlyList<AcpiBlob> acpiTables, CancellationToken cancellationToken = default)
     {
         if (payload.Firmware is not null)
         {
@@ -32,15 +39,7 @@ public static class PayloadLoader
             throw new BootImageException("no kernel in the payload");
         }
 
-        byte[] image;
-        try
-        {
-            image = File.ReadAllBytes(payload.Kernel);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new BootImageException($"cannot read kernel {payload.Kernel}: {e.Message}", e);
-        }
+        var image = PayloadFile.Read("kernel", payload.Kernel, memory.Size, "the guest RAM", cancellationToken);
 
         var memoryMap = MemoryMap(memory);
         var bzImage = BzImageLoader.IsBzImage(image);
@@ -72,7 +71,7 @@ public static class PayloadLoader
         memory.Write(PlatformLayout.CmdlineStart + (ulong)cmdline.Length, [0]);
 
         var (initrdAddress, initrdSize) = payload.Initramfs is { } initramfs
-            ? LoadInitramfs(memory, initramfs, entry.KernelEnd)
+            ? LoadInitramfs(memory, initramfs, entry.KernelEnd, cancellationToken)
             : (0UL, 0UL);
 
         memory.Write(PlatformLayout.BootGdtStart, BootGdt.Bytes());
@@ -128,9 +127,9 @@ public static class PayloadLoader
     public static IReadOnlyList<MemoryMapEntry> MemoryMap(GuestMemory memory)
     {
         var low = memory.Regions[0];
-        if (low.End <= PlatformLayout.KernelStart + (1 << 20))
+        if (low.End < VmConfigValidator.MinimumMemorySize)
         {
-            throw new BootImageException($"guest RAM of {memory.Size} bytes is too small to boot (at least 2 MiB)");
+            throw new BootImageException($"guest RAM of {memory.Size} bytes is smaller than the minimum of {VmConfigValidator.MinimumMemorySize} bytes (2 MiB)");
         }
 
         var map = new List<MemoryMapEntry>
@@ -148,19 +147,11 @@ public static class PayloadLoader
     }
 
     /// <summary>The initramfs goes page-aligned at the top of RAM below the hole, above the kernel.</summary>
-    private static (ulong Address, ulong Size) LoadInitramfs(GuestMemory memory, string path, ulong kernelEnd)
+    private static (ulong Address, ulong Size) LoadInitramfs(GuestMemory memory, string path, ulong kernelEnd, CancellationToken cancellationToken)
     {
-        byte[] bytes;
-        try
-        {
-            bytes = File.ReadAllBytes(path);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new BootImageException($"cannot read initramfs {path}: {e.Message}", e);
-        }
-
         var lowEnd = memory.Regions[0].End;
+        var bytes = PayloadFile.Read("initramfs", path, lowEnd, "the guest RAM below the 32-bit hole", cancellationToken);
+
         var size = (ulong)bytes.Length;
         if (size >= lowEnd)
         {

@@ -37,6 +37,14 @@ public interface IHypervisor
     /// <see cref="HypervisorException"/> naming the device when /dev/kvm is missing or not accessible.
     /// </summary>
     IGuestVm CreateVm(VmConfig config, IGuestEvents events);
+
+    /// <summary>
+    /// <see cref="CreateVm(VmConfig, IGuestEvents)"/> that gives up with
+    /// <see cref="OperationCanceledException"/> once <paramref name="cancellationToken"/> is
+    /// cancelled (vm.delete or vmm.shutdown during the boot). A backend that cannot be interrupted
+    /// ignores the token.
+    /// </summary>
+    IGuestVm CreateVm(VmConfig config, IGuestEvents events, CancellationToken cancellationToken) => CreateVm(config, events);
 }
 
 /// <summary>

@@ -10,7 +10,7 @@ using Serilog;
 namespace CloudHypervisor.Vmm.Kvm;
 
 /// <summary>
-/// The KVM backend (feature name "kvm"). Each <see cref="CreateVm"/> opens <c>/dev/kvm</c>, so a
+/// The KVM backend (feature name "kvm"). Each <see cref="CreateVm(VmConfig, IGuestEvents, CancellationToken)"/> opens <c>/dev/kvm</c>, so a
 /// VMM starts and answers vmm.ping on a host without KVM; only building a VM fails, with an error
 /// that names the device. Console endpoints (PTY, socket, file, tty) belong to the hypervisor for
 /// the life of a config, so a reboot keeps them (see <see cref="ConsoleSet"/>).
@@ -45,7 +45,9 @@ public sealed class KvmHypervisor : IHypervisor, IDisposable
         }
     }
 
-    public IGuestVm CreateVm(VmConfig config, IGuestEvents events)
+    public IGuestVm CreateVm(VmConfig config, IGuestEvents events) => CreateVm(config, events, CancellationToken.None);
+
+    public IGuestVm CreateVm(VmConfig config, IGuestEvents events, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(config);
         ArgumentNullException.ThrowIfNull(events);
@@ -63,7 +65,7 @@ public sealed class KvmHypervisor : IHypervisor, IDisposable
         try
         {
             PrepareConsoles(config);
-            return KvmVmBuilder.Build(system, config, events, _consoles, _logger);
+            return KvmVmBuilder.Build(system, config, events, _consoles, _logger, cancellationToken);
         }
         catch (Exception e) when (e is KvmException or BootImageException or ArgumentException)
         {
@@ -89,13 +91,16 @@ public sealed class KvmHypervisor : IHypervisor, IDisposable
 /// <summary>Builds a <see cref="KvmGuestVm"/> from a config: VM fd, irqchip, PIT, memory, payload, devices, vCPUs.</summary>
 internal static class KvmVmBuilder
 {
-    public static KvmGuestVm Build(KvmSystem system, VmConfig config, IGuestEvents events, ConsoleSet consoles, ILogger logger)
+    public static KvmGuestVm Build(KvmSystem system, VmConfig config, IGuestEvents events, ConsoleSet consoles, ILogger logger, CancellationToken cancellationToken)
     {
-        var vcpuCount = checked((int)config.Cpus.BootVcpus);
-        if (vcpuCount < 1 || vcpuCount > Math.Min(system.MaxVcpus, AcpiTables.MaxVcpus))
+        // Validation bounds max_vcpus by the MADT's 254; the host's KVM may allow fewer.
+        var limit = Math.Min(system.MaxVcpus, AcpiTables.MaxVcpus);
+        if (config.Cpus.BootVcpus < 1 || config.Cpus.BootVcpus > (uint)limit)
         {
-            throw new ArgumentException($"cpus: boot_vcpus {vcpuCount} is outside 1..{Math.Min(system.MaxVcpus, AcpiTables.MaxVcpus)}");
+            throw new ArgumentException($"cpus: boot_vcpus {config.Cpus.BootVcpus} is outside 1..{limit}, the vCPUs this host's KVM and the MADT allow");
         }
+
+        var vcpuCount = (int)config.Cpus.BootVcpus;
 
         if (config.Memory.Zones is { Count: > 0 })
         {
@@ -125,7 +130,8 @@ internal static class KvmVmBuilder
             var entry = PayloadLoader.Load(
                 memory,
                 new BootPayload(payload.Kernel, payload.Cmdline, payload.Initramfs, payload.Firmware),
-                AcpiTables.Build(vcpuCount, pci));
+                AcpiTables.Build(vcpuCount, pci),
+                cancellationToken);
             logger.Information("Loaded {Kernel} as {Format}, entry 0x{Entry:X}", payload.Kernel ?? "", entry.Format, entry.EntryPoint);
 
             KvmGuestVm? self = null;

@@ -166,4 +166,79 @@ public sealed class OperationTests
         Assert.Equal(["Error from API", "", "The VMM is shutting down"], late.Error!.Chain);
         Assert.True((await boot).IsSuccess);
     }
+
+    private static async Task<(VmmHarness Vmm, Task<ApiResult> Boot)> StartEndlessBoot(TimeSpan? cancelGrace = null)
+    {
+        var vmm = VmmHarness.Start(cancelGrace: cancelGrace);
+        await vmm.Ok("vm.create", VmmHarness.BootableConfig);
+        vmm.Hypervisor.CreateGate = new SemaphoreSlim(0);
+        var boot = vmm.Send("vm.boot");
+        Assert.True(await vmm.Hypervisor.CreateStarted.WaitAsync(TimeSpan.FromSeconds(10)), "the VM build never started");
+        return (vmm, boot);
+    }
+
+    [Fact]
+    public async Task Vm_delete_during_a_boot_that_cannot_finish_cancels_the_boot_and_deletes_the_vm()
+    {
+        // Issue 14 item 9: a boot reading a FIFO answered vm.delete 429 for ever.
+        var (vmm, boot) = await StartEndlessBoot();
+        await using var _ = vmm;
+        var mark = vmm.Mark();
+
+        var delete = await vmm.Send("vm.delete");
+
+        Assert.True(delete.IsSuccess, delete.Error?.ToString());
+        var cancelled = (await boot).Error!;
+        Assert.Equal(ApiErrorKind.InvalidState, cancelled.Kind);
+        Assert.Equal(["Error from API", "The VM could not boot", "vm.boot was cancelled by vm.delete"], cancelled.Chain);
+        Assert.Equal(VmmPhase.NoConfig, await vmm.ObservedPhase());
+        Assert.Equal(["vm/deleted"], vmm.EventsSince(mark));
+        Assert.Empty(vmm.Hypervisor.Vms);
+        await vmm.Ok("vm.create", VmmHarness.BootableConfig);
+    }
+
+    [Fact]
+    public async Task Vmm_shutdown_during_a_boot_that_cannot_finish_cancels_it_and_the_vmm_exits()
+    {
+        var (vmm, boot) = await StartEndlessBoot();
+        await using var _ = vmm;
+
+        var shutdown = await vmm.Send("vmm.shutdown");
+
+        Assert.True(shutdown.IsSuccess, shutdown.Error?.ToString());
+        Assert.Equal(0, await vmm.Run.WaitAsync(TimeSpan.FromSeconds(60)));
+        Assert.Equal("vm.boot was cancelled by vmm.shutdown", (await boot).Error!.Causes[^1]);
+    }
+
+    [Fact]
+    public async Task A_signal_during_a_boot_that_cannot_finish_cancels_it_and_the_vmm_exits()
+    {
+        var (vmm, boot) = await StartEndlessBoot();
+        await using var _ = vmm;
+
+        vmm.Loop.RequestShutdown();
+
+        Assert.Equal(0, await vmm.Run.WaitAsync(TimeSpan.FromSeconds(60)));
+        Assert.Equal("vm.boot was cancelled by vmm.shutdown", (await boot).Error!.Causes[^1]);
+    }
+
+    [Fact]
+    public async Task Vmm_shutdown_gives_up_on_a_boot_that_ignores_cancellation_and_the_vmm_still_exits()
+    {
+        var vmm = VmmHarness.Start(cancelGrace: TimeSpan.FromMilliseconds(200));
+        await using var _ = vmm;
+        await vmm.Ok("vm.create", VmmHarness.BootableConfig);
+        vmm.Hypervisor.BootGate = new SemaphoreSlim(0);
+        var boot = vmm.Send("vm.boot");
+        Assert.True(await vmm.Hypervisor.BootStarted.WaitAsync(TimeSpan.FromSeconds(10)));
+        var mark = vmm.Mark();
+
+        var shutdown = await vmm.Send("vmm.shutdown");
+
+        Assert.True(shutdown.IsSuccess, shutdown.Error?.ToString());
+        Assert.Equal(0, await vmm.Run.WaitAsync(TimeSpan.FromSeconds(60)));
+        Assert.Equal(["Error from API", "The VM could not boot", "The VMM is shutting down"], (await boot).Error!.Chain);
+        Assert.Equal(["vm/deleted", "vmm/shutdown"], vmm.EventsSince(mark));
+        vmm.Hypervisor.BootGate.Release();
+    }
 }
