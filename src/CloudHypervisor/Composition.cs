@@ -24,12 +24,12 @@ public static class Composition
     public static EventMonitorOption ParseEventMonitor(string value) => OrFail(ServiceOptions.EventMonitor(value));
 
     /// <summary>Opens the event file or adopts the inherited descriptor.</summary>
-    public static IEventSink OpenEventSink(EventMonitorOption target)
+    public static IEventSink OpenEventSink(EventMonitorOption target, ILogger? logger = null)
     {
         ArgumentNullException.ThrowIfNull(target);
         try
         {
-            return target.Fd is { } fd ? FileEventSink.FromFd(fd) : FileEventSink.OpenPath(target.Path!);
+            return target.Fd is { } fd ? FileEventSink.FromFd(fd, logger) : FileEventSink.OpenPath(target.Path!, logger);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

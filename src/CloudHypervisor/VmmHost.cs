@@ -52,7 +52,7 @@ public sealed class VmmHost(CliArguments arguments, ILogger log) : IAsyncDisposa
             // 1-2: the monitor and its sinks exist before the first event (vmm/starting is seq 0).
             if (eventTarget is not null)
             {
-                _events.AddSink(Composition.OpenEventSink(eventTarget));
+                _events.AddSink(Composition.OpenEventSink(eventTarget, _log.ForContext("SourceContext", "event_monitor")));
             }
             else if (dbus is null)
             {

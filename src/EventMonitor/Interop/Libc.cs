@@ -1,0 +1,51 @@
+using System.Runtime.InteropServices;
+
+namespace CloudHypervisor.Interop;
+
+// The event file's own calls, added to the shared Libc (src/Interop/Libc.cs): O_APPEND, so
+// records follow the file's end after a copytruncate, and fstat/ftruncate, so a record that did
+// not fit on a full disk is cut away again.
+internal static unsafe partial class Libc
+{
+    public const int O_APPEND = 0x400;
+    public const uint S_IFMT = 0xF000;
+    public const uint S_IFREG = 0x8000;
+
+#pragma warning disable IDE1006, CA1815 // Linux names.
+    /// <summary>glibc's x86-64 <c>struct stat</c> (144 bytes); only st_mode and st_size are read.</summary>
+    [StructLayout(LayoutKind.Explicit, Size = 144)]
+    public struct stat_t
+    {
+        [FieldOffset(24)]
+        public uint st_mode;
+
+        [FieldOffset(48)]
+        public long st_size;
+    }
+#pragma warning restore IDE1006, CA1815
+
+    [LibraryImport("libc", EntryPoint = "fstat", SetLastError = true)]
+    public static partial int fstat(SafeHandle fd, stat_t* buf);
+
+    [LibraryImport("libc", EntryPoint = "ftruncate", SetLastError = true)]
+    public static partial int ftruncate(SafeHandle fd, long length);
+
+    /// <summary>Sets O_NONBLOCK and O_APPEND on <paramref name="fd"/>, or throws the OS error.</summary>
+    public static void SetNonBlockingAppend(SafeHandle fd)
+    {
+        var flags = fcntl(fd, F_GETFL, 0);
+        if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK | O_APPEND) < 0)
+        {
+            throw new IOException(Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError()));
+        }
+    }
+
+    /// <summary>The size of <paramref name="fd"/> when it is a regular file, else null (a pipe, a socket, a tty).</summary>
+    public static long? RegularFileSize(SafeHandle fd)
+    {
+        stat_t st;
+        // SAFETY: st lives on this frame and is as large as the kernel's struct stat; the
+        // SafeHandle marshaller keeps the descriptor open for the call.
+        return fstat(fd, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG ? st.st_size : null;
+    }
+}
