@@ -7,7 +7,9 @@ namespace CloudHypervisor.Vmm.Devices;
 /// straight to the console backend, so the transmitter is always empty: THR-empty interrupts fire
 /// after every write and when they are enabled (Linux's serial core waits for them before it sends
 /// more). Received bytes wait in a FIFO and raise the RX interrupt. Loopback mode (MCR bit 4) is
-/// modelled because the Linux driver probes the port with it.
+/// modelled because the Linux driver probes the port with it. Input applies backpressure: a
+/// backend thread that offers more than the FIFO holds waits in <see cref="Enqueue"/> until the
+/// guest reads (or the VM stops), so it stops reading its socket or PTY instead of dropping bytes.
 /// </summary>
 public sealed class Serial8250 : IBusDevice
 {
@@ -28,13 +30,16 @@ public sealed class Serial8250 : IBusDevice
     // DCD, DSR and CTS: a modem that is always there.
     private const byte MSR_DEFAULT = 0xB0;
 
-    /// <summary>Input waiting beyond this is dropped (the guest is not reading).</summary>
+    /// <summary>The receive FIFO: a backend offering more waits until the guest has read some.</summary>
     public const int InputCapacity = 4096;
 
     private readonly IIrqLine _irq;
     private readonly IConsoleBackend _output;
-    private readonly Lock _lock = new();
+    // A monitor rather than a Lock: Enqueue waits on it for room in the FIFO.
+    private readonly object _lock = new();
     private readonly Queue<byte> _input = new();
+    private int _waitingForRoom;
+    private bool _inputClosed;
     private byte _ier;
     private byte _lcr = 0x03; // 8N1
     private byte _mcr = 0x08; // OUT2
@@ -55,34 +60,64 @@ public sealed class Serial8250 : IBusDevice
 
     public ulong RxBytes => (ulong)Interlocked.Read(ref _rxBytes);
 
-    /// <summary>Bytes typed by the user (console thread): queued for the guest, RX interrupt raised.</summary>
+    /// <summary>
+    /// Bytes typed by the user (a console backend's input thread): queued for the guest with the RX
+    /// interrupt raised. When the FIFO is full this waits until the guest reads, so every byte
+    /// arrives; it returns early, dropping the rest, only in loopback (the port is disconnected
+    /// from the outside) or once <see cref="CloseInput"/> was called.
+    /// </summary>
     public void Enqueue(ReadOnlySpan<byte> bytes)
     {
-        bool raise;
         lock (_lock)
         {
-            if ((_mcr & MCR_LOOP) != 0)
+            while (!bytes.IsEmpty && !_inputClosed && (_mcr & MCR_LOOP) == 0)
             {
-                return; // in loopback the port is disconnected from the outside
-            }
-
-            foreach (var b in bytes)
-            {
-                if (_input.Count >= InputCapacity)
+                var room = InputCapacity - _input.Count;
+                var take = Math.Min(room, bytes.Length);
+                foreach (var b in bytes[..take])
                 {
-                    break;
+                    _input.Enqueue(b);
                 }
 
-                _input.Enqueue(b);
-                Interlocked.Increment(ref _rxBytes);
+                Interlocked.Add(ref _rxBytes, take);
+                bytes = bytes[take..];
+                if ((_ier & IER_RDI) != 0 && _input.Count > 0)
+                {
+                    _irq.Pulse();
+                }
+
+                if (!bytes.IsEmpty)
+                {
+                    _waitingForRoom++;
+                    try
+                    {
+                        Monitor.Wait(_lock);
+                    }
+                    finally
+                    {
+                        _waitingForRoom--;
+                    }
+                }
             }
-
-            raise = (_ier & IER_RDI) != 0 && _input.Count > 0;
         }
+    }
 
-        if (raise)
+    /// <summary>The VM stops: an input thread waiting for room gives up, and later input is dropped.</summary>
+    public void CloseInput()
+    {
+        lock (_lock)
         {
-            _irq.Pulse();
+            _inputClosed = true;
+            Monitor.PulseAll(_lock);
+        }
+    }
+
+    /// <summary>Wakes an input thread waiting in <see cref="Enqueue"/>; called with the lock held.</summary>
+    private void RoomMade()
+    {
+        if (_waitingForRoom > 0)
+        {
+            Monitor.PulseAll(_lock);
         }
     }
 
@@ -106,6 +141,7 @@ public sealed class Serial8250 : IBusDevice
                 case 0:
                     data[0] = _input.Count > 0 ? _input.Dequeue() : (byte)0;
                     raise = (_ier & IER_RDI) != 0 && _input.Count > 0;
+                    RoomMade();
                     break;
                 case 1 when dlab:
                     data[0] = _dlm;
@@ -194,6 +230,7 @@ public sealed class Serial8250 : IBusDevice
                     if ((value & 0x02) != 0)
                     {
                         _input.Clear(); // FCR: clear the receive FIFO
+                        RoomMade();
                     }
 
                     break;
@@ -202,6 +239,7 @@ public sealed class Serial8250 : IBusDevice
                     break;
                 case 4:
                     _mcr = (byte)(value & 0x1F);
+                    RoomMade(); // leaving loopback or entering it: a waiting input thread re-checks
                     break;
                 case 7:
                     _scr = value;

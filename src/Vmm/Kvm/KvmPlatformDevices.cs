@@ -85,7 +85,11 @@ internal sealed class KvmPlatformDevices : IDisposable
     /// <summary>Routes the serial console's input to this VM's UART.</summary>
     public void ConnectInput() => _serialEndpoint?.RouteInput(bytes => Serial?.Enqueue(bytes));
 
-    public void DisconnectInput() => _serialEndpoint?.RouteInput(null);
+    public void DisconnectInput()
+    {
+        _serialEndpoint?.RouteInput(null);
+        Serial?.CloseInput();
+    }
 
     private void AddNode(string id, params JsonElement[] resources) =>
         Registry.Add(new RegisteredDevice(id)
