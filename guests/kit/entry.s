@@ -113,6 +113,21 @@ kit_exception_stubs:
     .noaltmacro
     .text
 
+# The GED's interrupt (GSI GedIrq through the 8259, as powerbutton.s): its event register at
+# GedStart is read-to-clear, so the ISR collects it into kit_ged_events.
+    .globl kit_ged_isr
+kit_ged_isr:
+    push %rax
+    push %rbx
+    movl $GedStart, %ebx
+    movl (%rbx), %eax
+    orl %eax, kit_ged_events
+    movb $PIC_EOI, %al
+    outb %al, $PIC1_CMD
+    pop %rbx
+    pop %rax
+    iretq
+
 # MSI-X vectors KIT_MSI_VECTOR_BASE + n: count and EOI the local APIC.
     .altmacro
     .macro MSI_STUB n
@@ -148,6 +163,9 @@ kit_msi_stubs:
     .p2align 4
     .globl kit_user_saved_rsp
 kit_user_saved_rsp:
+    .skip 8
+    .globl kit_ged_events
+kit_ged_events:
     .skip 8
     .globl kit_user_ud_returns
 kit_user_ud_returns:

@@ -117,6 +117,9 @@ struct pci_dev {
     u8 caps[48];       /* capability offsets in list order */
     u8 ncaps;
     u8 irq_pin;
+    bool gone;         /* vanished at a pci_rescan (hot-unplugged); skipped by lookups */
+    bool seen;         /* rescan bookkeeping */
+    int parent;        /* index of the bridge in front of it, -1 on bus 0 */
     struct pci_bar bar[6];
 };
 extern struct pci_dev pci_devs[PCI_MAX_DEVS];
@@ -129,6 +132,9 @@ void pci_write32(const struct pci_dev *d, u8 off, u32 v);
 void pci_write16(const struct pci_dev *d, u8 off, u16 v);
 void pci_write8(const struct pci_dev *d, u8 off, u8 v);
 int pci_enumerate(void);          /* fills pci_devs; returns the count */
+/* Scans again: known functions are kept as they are (not re-probed), new ones appended (count
+ * in *added), vanished ones flagged gone (count in *removed). For hot-plug. */
+void pci_rescan(int *added, int *removed);
 u8 pci_cap_id(const struct pci_dev *d, int i);
 int pci_find_cap(const struct pci_dev *d, u8 id, int start); /* index into d->caps or -1 */
 void pci_enable(const struct pci_dev *d); /* memory + I/O decode, bus master */

@@ -150,20 +150,44 @@ static void size_bars(struct pci_dev *d, int nbars)
     pci_write16(d, PCI_COMMAND, cmd);
 }
 
-static void scan_bus(u8 bus, bool recurse);
+static void scan_bus(u8 bus, bool recurse, int parent);
 
-static void probe(u8 bus, u8 dev, u8 fn, bool recurse)
+static int find(u8 bus, u8 dev, u8 fn, u32 id)
+{
+    for (int i = 0; i < pci_ndevs; i++) {
+        struct pci_dev *d = &pci_devs[i];
+        if (!d->gone && d->bus == bus && d->dev == dev && d->fn == fn && d->vendor == (u16)id && d->device == (u16)(id >> 16))
+            return i;
+    }
+    return -1;
+}
+
+static void probe(u8 bus, u8 dev, u8 fn, bool recurse, int parent)
 {
     u32 id = raw_read32(bus, dev, fn, 0);
     u16 vendor = (u16)id;
     if (vendor == 0xFFFF || vendor == 0)
         return;
+    int known = find(bus, dev, fn, id);
+    if (known >= 0) {
+        struct pci_dev *k = &pci_devs[known];
+        k->seen = true;
+        if ((k->header_type & 0x7F) == 1 && recurse) {
+            u8 secondary = pci_read8(k, PCI_SECONDARY_BUS);
+            if (secondary > bus)
+                scan_bus(secondary, true, known);
+        }
+        return;
+    }
     if (pci_ndevs == PCI_MAX_DEVS) {
         kit_printf("pci: more than %d functions, ignoring %02x:%02x.%x\n", PCI_MAX_DEVS, bus, dev, fn);
         return;
     }
-    struct pci_dev *d = &pci_devs[pci_ndevs++];
+    int index = pci_ndevs++;
+    struct pci_dev *d = &pci_devs[index];
     memset(d, 0, sizeof *d);
+    d->seen = true;
+    d->parent = parent;
     d->bus = bus;
     d->dev = dev;
     d->fn = fn;
@@ -185,11 +209,11 @@ static void probe(u8 bus, u8 dev, u8 fn, bool recurse)
     if (kind == 1 && recurse) {
         u8 secondary = pci_read8(d, PCI_SECONDARY_BUS);
         if (secondary > bus)
-            scan_bus(secondary, true);
+            scan_bus(secondary, true, index);
     }
 }
 
-static void scan_bus(u8 bus, bool recurse)
+static void scan_bus(u8 bus, bool recurse, int parent)
 {
     for (u8 dev = 0; dev < 32; dev++) {
         u32 id = raw_read32(bus, dev, 0, 0);
@@ -197,34 +221,77 @@ static void scan_bus(u8 bus, bool recurse)
             continue;
         bool multi = (raw_read32(bus, dev, 0, PCI_HEADER_TYPE & 0xFC) >> 16 & 0x80) != 0;
         for (u8 fn = 0; fn < (multi ? 8 : 1); fn++)
-            probe(bus, dev, fn, recurse);
+            probe(bus, dev, fn, recurse, parent);
     }
 }
 
-static u64 window_after(bool io)
+/* The window a BAR of d must be placed in: the bridge's forwarding window when d sits behind
+ * one (I/O 0x1C/0x1D, memory 0x20/0x22, prefetchable 0x24/0x26 with upper halves 0x28/0x2C,
+ * PCI-to-PCI bridge spec 3.2.5), else the kit's fallback windows. False when the bridge
+ * forwards nothing of that kind. */
+static bool window_of(const struct pci_dev *d, const struct pci_bar *b, u64 *start, u64 *end)
 {
-    u64 next = io ? KIT_IO_WINDOW_START : KIT_MMIO_WINDOW_START;
-    for (int i = 0; i < pci_ndevs; i++)
-        for (int j = 0; j < 6; j++) {
-            struct pci_bar *b = &pci_devs[i].bar[j];
-            if (b->size && b->addr && b->io == io && b->addr + b->size > next &&
-                b->addr < (io ? KIT_IO_WINDOW_END : KIT_MMIO_WINDOW_END))
-                next = b->addr + b->size;
+    if (d->parent < 0) {
+        *start = b->io ? KIT_IO_WINDOW_START : KIT_MMIO_WINDOW_START;
+        *end = b->io ? KIT_IO_WINDOW_END : KIT_MMIO_WINDOW_END;
+        return true;
+    }
+    const struct pci_dev *br = &pci_devs[d->parent];
+    if (b->io) {
+        *start = (u64)(pci_read8(br, 0x1C) & 0xF0) << 8;
+        *end = ((u64)(pci_read8(br, 0x1D) & 0xF0) << 8) + 0x1000;
+    } else {
+        u16 pbase = pci_read16(br, 0x24), plimit = pci_read16(br, 0x26);
+        u64 ps = (u64)(pbase & 0xFFF0) << 16 | (u64)pci_read32(br, 0x28) << 32;
+        u64 pe = ((u64)(plimit & 0xFFF0) << 16 | (u64)pci_read32(br, 0x2C) << 32) + 0x100000;
+        if (b->prefetch && ps < pe) {
+            *start = ps;
+            *end = pe;
+        } else {
+            *start = (u64)(pci_read16(br, 0x20) & 0xFFF0) << 16;
+            *end = ((u64)(pci_read16(br, 0x22) & 0xFFF0) << 16) + 0x100000;
         }
-    return next;
+    }
+    return *start < *end;
+}
+
+/* The first address in [start, end) aligned to size that overlaps no placed BAR. */
+static u64 place(u64 start, u64 end, u64 size, bool io)
+{
+    for (u64 at = ALIGN_UP(start, size); at + size <= end; at += size) {
+        bool clash = false;
+        for (int i = 0; i < pci_ndevs && !clash; i++) {
+            if (pci_devs[i].gone)
+                continue;
+            for (int j = 0; j < 6; j++) {
+                struct pci_bar *o = &pci_devs[i].bar[j];
+                if (o->size && o->addr && o->io == io && o->addr < at + size && at < o->addr + o->size) {
+                    clash = true;
+                    at = ALIGN_UP(o->addr + o->size, size) - size; /* the loop adds size */
+                    break;
+                }
+            }
+        }
+        if (!clash)
+            return at;
+    }
+    return 0;
 }
 
 static void assign_bars(void)
 {
     for (int i = 0; i < pci_ndevs; i++) {
         struct pci_dev *d = &pci_devs[i];
+        if (d->gone)
+            continue;
         for (int j = 0; j < 6; j++) {
             struct pci_bar *b = &d->bar[j];
             if (!b->size || b->addr)
                 continue;
-            u64 at = ALIGN_UP(window_after(b->io), b->size);
-            u64 end = b->io ? KIT_IO_WINDOW_END : KIT_MMIO_WINDOW_END;
-            if (at + b->size > end) {
+            u64 start, end, at = 0;
+            if (window_of(d, b, &start, &end))
+                at = place(start, end, b->size, b->io);
+            if (!at) {
                 kit_printf("pci: no room for BAR%d of %s (size 0x%lx)\n", j, pci_bdf(d), b->size);
                 continue;
             }
@@ -242,12 +309,29 @@ static void assign_bars(void)
 int pci_enumerate(void)
 {
     pci_ndevs = 0;
+    int added, removed;
+    pci_rescan(&added, &removed);
+    return pci_ndevs;
+}
+
+void pci_rescan(int *added, int *removed)
+{
+    int before = pci_ndevs;
+    for (int i = 0; i < pci_ndevs; i++)
+        if (!pci_devs[i].gone)
+            pci_devs[i].seen = false; /* a gone one keeps its flag for its reporter */
     if (kit_flag("pci.allbuses")) {
         for (int bus = 0; bus < 256; bus++)
-            scan_bus((u8)bus, false);
+            scan_bus((u8)bus, false, -1);
     } else {
-        scan_bus(0, true);
+        scan_bus(0, true, -1);
     }
+    *added = pci_ndevs - before;
+    *removed = 0;
+    for (int i = 0; i < before; i++)
+        if (!pci_devs[i].gone && !pci_devs[i].seen) {
+            pci_devs[i].gone = true;
+            (*removed)++;
+        }
     assign_bars();
-    return pci_ndevs;
 }

@@ -46,7 +46,7 @@ u16 virtio_pci_type(const struct pci_dev *d)
 struct pci_dev *virtio_find(u16 type, int nth)
 {
     for (int i = 0; i < pci_ndevs; i++)
-        if (virtio_pci_type(&pci_devs[i]) == type && nth-- == 0)
+        if (!pci_devs[i].gone && virtio_pci_type(&pci_devs[i]) == type && nth-- == 0)
             return &pci_devs[i];
     return NULL;
 }

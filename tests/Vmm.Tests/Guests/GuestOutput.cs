@@ -18,6 +18,7 @@ public static class GuestOutput
         "nmi" => "nmi: ready",
         "triplefault" => "triplefault: loading an empty IDT and faulting",
         "pci-list" => "pci-list: start",
+        "pci-hotplug" => "pci-hotplug: start",
         "cpl3" => "cpl3: start",
         "virtio-blk" => "virtio-blk: start",
         "virtio-rng" => "virtio-rng: start",

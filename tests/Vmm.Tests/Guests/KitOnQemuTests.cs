@@ -69,6 +69,49 @@ internal static class Qemu
     }
 }
 
+/// <summary>QEMU's monitor protocol on a Unix socket: one command at a time, events skipped.</summary>
+internal sealed class Qmp : IDisposable
+{
+    private readonly Socket _socket = new(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+    private StreamReader? _reader;
+    private StreamWriter? _writer;
+
+    public static async Task<Qmp> ConnectAsync(string path)
+    {
+        var qmp = new Qmp();
+        await qmp._socket.ConnectAsync(new UnixDomainSocketEndPoint(path));
+        var stream = new NetworkStream(qmp._socket, ownsSocket: false);
+        qmp._reader = new StreamReader(stream);
+        qmp._writer = new StreamWriter(stream) { AutoFlush = true };
+        Assert.Contains("QMP", await qmp._reader.ReadLineAsync(), StringComparison.Ordinal);
+        await qmp.CommandAsync("""{"execute":"qmp_capabilities"}""");
+        return qmp;
+    }
+
+    public async Task<JsonElement> CommandAsync(string json)
+    {
+        await _writer!.WriteLineAsync(json);
+        while (true)
+        {
+            var line = await _reader!.ReadLineAsync() ?? throw new IOException($"QMP closed before answering {json}");
+            using var reply = JsonDocument.Parse(line);
+            if (reply.RootElement.TryGetProperty("return", out var value))
+            {
+                return value.Clone();
+            }
+
+            Assert.False(reply.RootElement.TryGetProperty("error", out var error), $"QMP {json}: {error}");
+        }
+    }
+
+    public void Dispose()
+    {
+        _reader?.Dispose();
+        _writer?.Dispose();
+        _socket.Dispose();
+    }
+}
+
 /// <summary>
 /// The guest kit (guests/kit) driving QEMU's virtio-pci devices: proof that the kit's PCI
 /// enumerator and virtio drivers are right before they are pointed at our VMM. Each run takes
@@ -190,55 +233,51 @@ public sealed class KitOnQemuTests(BuiltGuests built) : IClassFixture<BuiltGuest
             "-qmp", $"unix:{qmpPath},server=on,wait=off", "-device", "virtio-balloon-pci,disable-legacy=on");
         Assert.True(await Tools.EventuallyAsync(() => Task.FromResult(File.Exists(serial) && File.ReadAllText(serial).Contains("ready", StringComparison.Ordinal)), TimeSpan.FromSeconds(30)),
             "the balloon guest did not get ready");
-        using var qmp = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        await qmp.ConnectAsync(new UnixDomainSocketEndPoint(qmpPath));
-        using var stream = new NetworkStream(qmp);
-        using var reader = new StreamReader(stream);
-        using var writer = new StreamWriter(stream) { AutoFlush = true };
-        Assert.Contains("QMP", await reader.ReadLineAsync(), StringComparison.Ordinal);
-
-        async Task<JsonElement> Command(string json)
-        {
-            try
-            {
-                await writer.WriteLineAsync(json);
-            }
-            catch (IOException e)
-            {
-                Assert.Fail($"QMP {json}: {e.Message}; qemu: {(qemu.IsCompleted ? (await qemu).ToString() : "running")}\nserial:\n{File.ReadAllText(serial)}");
-            }
-
-            while (true)
-            {
-                using var reply = JsonDocument.Parse(await reader.ReadLineAsync() ?? "{}");
-                if (reply.RootElement.TryGetProperty("return", out var value))
-                {
-                    return value.Clone();
-                }
-
-                Assert.False(reply.RootElement.TryGetProperty("error", out var error), $"QMP {json}: {error}");
-            }
-        }
+        using var qmp = await Qmp.ConnectAsync(qmpPath);
 
         async Task<long> ActualWhen(string line)
         {
             Assert.True(await Tools.EventuallyAsync(() => Task.FromResult(File.ReadAllText(serial).Contains(line, StringComparison.Ordinal)), TimeSpan.FromSeconds(30)),
                 $"no \"{line}\" on the serial port: {File.ReadAllText(serial)}");
-            return (await Command("""{"execute":"query-balloon"}""")).GetProperty("actual").GetInt64();
+            return (await qmp.CommandAsync("""{"execute":"query-balloon"}""")).GetProperty("actual").GetInt64();
         }
 
-        await Command("""{"execute":"qmp_capabilities"}""");
         // QEMU's target is the memory left to the guest: 96 MiB of 128 asks for 8192 pages.
-        await Command("""{"execute":"balloon","arguments":{"value":100663296}}""");
+        await qmp.CommandAsync("""{"execute":"balloon","arguments":{"value":100663296}}""");
         Assert.Equal(96L << 20, await ActualWhen("inflated to 8192 pages (32 MiB)"));
-        await Command("""{"execute":"balloon","arguments":{"value":117440512}}""");
+        await qmp.CommandAsync("""{"execute":"balloon","arguments":{"value":117440512}}""");
         Assert.Equal(112L << 20, await ActualWhen("deflated to 4096 pages (16 MiB)"));
         // The last target ends the guest (balloon.changes=3), so only its line is checked.
-        await Command("""{"execute":"balloon","arguments":{"value":134217728}}""");
+        await qmp.CommandAsync("""{"execute":"balloon","arguments":{"value":134217728}}""");
 
         var output = await Qemu.FinishAsync(qemu, serial);
         Assert.Contains("virtio-balloon: 00:01.0 deflated to 0 pages (0 MiB)\n", output, StringComparison.Ordinal);
         Assert.Matches(@"virtio-balloon: ok 00:0.\.0 followed 3 targets, 0 pages in the balloon now", output);
+    }
+
+    [QemuFact]
+    public async Task Pci_hotplug_finds_a_disk_added_behind_a_root_port_places_its_BARs_in_the_bridge_window_and_reads_it()
+    {
+        var disk = File_("disk.img");
+        var bytes = new byte[1 << 20];
+        "KIT-HOTPLUG-SEC0"u8.CopyTo(bytes);
+        await File.WriteAllBytesAsync(disk, bytes);
+        var serial = File_("serial.log");
+        var qmpPath = File_("qmp.sock");
+        var qemu = Qemu.Start(Guest("pci-hotplug"), serial, "hp.adds=1 hp.timeout=50",
+            "-qmp", $"unix:{qmpPath},server=on,wait=off", "-device", "pcie-root-port,id=rp1,chassis=1,slot=1",
+            "-drive", $"if=none,id=d0,file={disk},format=raw");
+        Assert.True(await Tools.EventuallyAsync(() => Task.FromResult(File.Exists(serial) && File.ReadAllText(serial).Contains("waiting for", StringComparison.Ordinal)), TimeSpan.FromSeconds(30)),
+            "the hotplug guest did not start waiting");
+        using (var qmp = await Qmp.ConnectAsync(qmpPath))
+        {
+            await qmp.CommandAsync("""{"execute":"device_add","arguments":{"driver":"virtio-blk-pci","drive":"d0","bus":"rp1","id":"hd1","disable-legacy":"on"}}""");
+        }
+
+        var output = await Qemu.FinishAsync(qemu, serial);
+        Assert.Contains("pci-hotplug: added 01:00.0 1af4:1042\n", output, StringComparison.Ordinal);
+        Assert.Contains("pci-hotplug: ok 01:00.0 capacity 2048 sectors, sector 0 begins " + Convert.ToHexStringLower("KIT-HOTPLUG-SEC0"u8), output, StringComparison.Ordinal);
+        Assert.Contains("pci-hotplug: ok 1 additions and 0 removals", output, StringComparison.Ordinal);
     }
 
     [QemuFact]
