@@ -81,6 +81,7 @@ const char *kit_arg_str(const char *name); /* the text after "name=", up to a sp
 u64 kit_ram_end(void);
 void *kit_alloc(size_t size, size_t align);       /* zeroed */
 void *kit_alloc_dirty(size_t size, size_t align); /* not zeroed (zeroing is slow at CPL0) */
+u64 kit_free_memory(void);                        /* bytes left to the allocator */
 
 /* Identity-map [phys, phys+size) uncached with 2 MiB pages (BARs above 4 GiB). */
 void kit_map(u64 phys, u64 size);

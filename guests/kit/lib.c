@@ -356,6 +356,13 @@ void *kit_alloc_dirty(size_t size, size_t align)
     return (void *)p;
 }
 
+u64 kit_free_memory(void)
+{
+    if (!heap_next)
+        heap_next = ALIGN_UP((u64)__bss_end, 4096);
+    return kit_ram_end() > heap_next ? kit_ram_end() - heap_next : 0;
+}
+
 void *kit_alloc(size_t size, size_t align)
 {
     void *p = kit_alloc_dirty(ALIGN_UP(size, 8), align);

@@ -1,5 +1,5 @@
 /* virtio-balloon scenario (virtio spec 5.5): the guest follows the device's num_pages. Pages
- * come from a pool of balloon.max=MiB (64) set aside at start; inflating sends their PFNs on the
+ * come from a pool of balloon.max=MiB (64, at most half the free RAM) set aside at start; inflating sends their PFNs on the
  * inflate queue, deflating on the deflate queue, 256 a request, and `actual` is updated after
  * each. Every time the balloon reaches a new target it prints it; after balloon.changes=N (2)
  * targets reached, or balloon.timeout=S (60) seconds, it stops. */
@@ -45,7 +45,8 @@ void kit_main(void)
         virtio_setup_queue(&v, 0, 16, "virtio-balloon") < 0 || virtio_setup_queue(&v, 1, 16, "virtio-balloon") < 0)
         return;
     virtio_driver_ok(&v);
-    u64 max_mib = 64, changes = 2, seconds = 60;
+    u64 half = kit_free_memory() / 2 >> 20;
+    u64 max_mib = half < 64 ? half : 64, changes = 2, seconds = 60;
     kit_arg("balloon.max", &max_mib);
     kit_arg("balloon.changes", &changes);
     kit_arg("balloon.timeout", &seconds);
