@@ -20,6 +20,13 @@ static u64 user_count(u64 n)
     return count(n);
 }
 
+static u64 user_hello(u64 unused)
+{
+    (void)unused;
+    kit_printf("cpl3: hello from CPL%u\n", read_cs() & 3);
+    return at_cpl3();
+}
+
 /* Runs fn until at least min_ticks passed; returns iterations per second. */
 static u64 rate(u64 (*fn)(u64), u64 n, bool user, u64 *result)
 {
@@ -46,6 +53,12 @@ void kit_main(void)
         return;
     }
     kit_printf("cpl3: CPL0 %lu iterations/s, CPL3 %lu iterations/s\n", cpl0, cpl3);
+    u64 before = kit_gp_emulated;
+    if (!kit_run_user(user_hello, 0)) {
+        kit_puts("cpl3: FAIL the printing function did not run at CPL3\n");
+        return;
+    }
+    kit_printf("cpl3: ok port I/O at CPL3 (%lu accesses emulated after #GP)\n", kit_gp_emulated - before);
     kit_printf("cpl3: ok back at CPL%u with the user function's result (%s)\n", read_cs() & 3,
                kit_user_ud_returns ? "the int $0x80 at CPL3 raised #UD" : "through the int $0x80 gate");
 }

@@ -113,6 +113,58 @@ kit_exception_stubs:
     .noaltmacro
     .text
 
+# #GP with every register saved: kit_gp(regs) emulates port I/O (and cli/sti) that faulted at
+# CPL3, because this host's kvm_pvm does not honour IOPL 3 in guest user mode; anything else is
+# reported like the other exceptions. regs: r15 ... rax, error code, then the CPU's frame.
+    .globl kit_gp_stub
+kit_gp_stub:
+    push %rax
+    push %rbx
+    push %rcx
+    push %rdx
+    push %rsi
+    push %rdi
+    push %rbp
+    push %r8
+    push %r9
+    push %r10
+    push %r11
+    push %r12
+    push %r13
+    push %r14
+    push %r15
+    movq %rsp, %rdi
+    movq %rsp, %rbx
+    andq $-16, %rsp
+    call kit_gp
+    movq %rbx, %rsp
+    testl %eax, %eax
+    jz 1f
+    pop %r15
+    pop %r14
+    pop %r13
+    pop %r12
+    pop %r11
+    pop %r10
+    pop %r9
+    pop %r8
+    pop %rbp
+    pop %rdi
+    pop %rsi
+    pop %rdx
+    pop %rcx
+    pop %rbx
+    pop %rax
+    addq $8, %rsp                        # the error code
+    iretq
+1:  movl $13, %edi
+    leaq 120(%rbx), %rsi
+    andq $-16, %rsp
+    call kit_exception
+2:  cli
+    hlt
+    jmp 2b
+
 # The GED's interrupt (GSI GedIrq through the 8259, as powerbutton.s): its event register at
 # GedStart is read-to-clear, so the ISR collects it into kit_ged_events.
     .globl kit_ged_isr

@@ -100,6 +100,9 @@ int kit_msi_vector_alloc(void); /* index 0..KIT_MSI_VECTORS-1, or -1 */
  * and returns its result; the function returns to CPL0 with int $0x80 (a DPL3 gate), or the #UD
  * this host's KVM raises for it instead (counted in kit_user_ud_returns). */
 extern u64 kit_user_ud_returns;
+/* Port I/O (and cli/sti) at CPL3 that faulted and kit_gp did at CPL0: kvm_pvm ignores IOPL 3
+ * in guest user mode, so there every port access from CPL3 costs a #GP round trip. */
+extern volatile u64 kit_gp_emulated;
 void kit_user_init(void);
 u64 kit_run_user(u64 (*fn)(u64), u64 arg);
 

@@ -482,9 +482,65 @@ void kit_exception(u64 vector, const u64 *frame)
     kit_putc('\n');
 }
 
+struct gp_regs {
+    u64 r15, r14, r13, r12, r11, r10, r9, r8, rbp, rdi, rsi, rdx, rcx, rbx, rax;
+    u64 error, rip, cs, rflags, rsp, ss;
+};
+
+volatile u64 kit_gp_emulated;
+
+/* Port I/O and cli/sti that faulted at CPL3 (entry.s kit_gp_stub): done here at CPL0, the
+ * instruction skipped. Returns 0 for anything else, which is then reported. */
+u64 kit_gp(struct gp_regs *r)
+{
+    if ((r->cs & 3) != 3)
+        return 0;
+    const u8 *ip = (const u8 *)r->rip;
+    u32 len = 0, size = 4;
+    if (ip[0] == 0x66) {
+        size = 2;
+        len = 1;
+    }
+    u8 op = ip[len++];
+    u16 port = (u16)r->rdx;
+    if (op == 0xE4 || op == 0xE5 || op == 0xE6 || op == 0xE7)
+        port = ip[len++];
+    if (op == 0xE4 || op == 0xE6 || op == 0xEC || op == 0xEE)
+        size = 1;
+    switch (op) {
+    case 0xE4: case 0xE5: case 0xEC: case 0xED: {
+        u64 v = size == 1 ? inb(port) : size == 2 ? inw(port) : inl(port);
+        u64 keep = size == 1 ? ~0xFFUL : size == 2 ? ~0xFFFFUL : 0; /* a 32-bit write zero-extends */
+        r->rax = (r->rax & keep) | v;
+        break;
+    }
+    case 0xE6: case 0xE7: case 0xEE: case 0xEF:
+        if (size == 1)
+            outb(port, (u8)r->rax);
+        else if (size == 2)
+            outw(port, (u16)r->rax);
+        else
+            outl(port, (u32)r->rax);
+        break;
+    case 0xFA:
+        r->rflags &= ~0x200UL;
+        break;
+    case 0xFB:
+        r->rflags |= 0x200UL;
+        break;
+    default:
+        return 0;
+    }
+    r->rip += len;
+    kit_gp_emulated++;
+    return 1;
+}
+
+extern void kit_gp_stub(void);
+
 /* Before kit_main: exceptions that say where they happened. */
 void kit_init(void)
 {
     for (u32 v = 0; v < 32; v++)
-        kit_set_gate(v, v == 6 ? kit_user_ud : kit_exception_stubs[v], 0);
+        kit_set_gate(v, v == 6 ? kit_user_ud : v == 13 ? kit_gp_stub : kit_exception_stubs[v], 0);
 }
