@@ -53,13 +53,16 @@ public sealed class KitGuestTests : IDisposable
         return reader.ReadToEnd();
     }
 
+    /// <summary>Waits until the guest printed a whole line containing <paramref name="line"/>; returns everything printed.</summary>
     internal static async Task<string> WaitForLineAsync(Func<string> read, string line, Executable vmm)
     {
         var clock = Stopwatch.StartNew();
         while (clock.Elapsed < TimeSpan.FromSeconds(60))
         {
+            // The whole line, up to its newline: the guest may be half way through printing it.
             var text = read();
-            if (text.Contains(line, StringComparison.Ordinal))
+            var at = text.IndexOf(line, StringComparison.Ordinal);
+            if (at >= 0 && text.IndexOf('\n', at) >= 0)
             {
                 return text;
             }

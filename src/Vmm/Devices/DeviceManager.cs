@@ -1,6 +1,7 @@
 using CloudHypervisor.InternalApi;
 using CloudHypervisor.InternalApi.Models;
 using CloudHypervisor.InternalApi.Validation;
+using CloudHypervisor.Vmm.Devices.Console;
 using CloudHypervisor.Vmm.Host;
 using CloudHypervisor.Vmm.Hypervisor;
 using CloudHypervisor.Vmm.Memory;
@@ -70,7 +71,7 @@ public sealed class DeviceManager : IDisposable
     private readonly Dictionary<string, VirtioBlock> _disks = [];
 
     public DeviceManager(VmConfig config, GuestMemory memory, IInterruptController interrupts, IIoEventRegistry ioEvents,
-        IoBus pio, IoBus mmio, DeviceRegistry registry, IGuestEvents events, ILogger logger)
+        IoBus pio, IoBus mmio, DeviceRegistry registry, IGuestEvents events, ILogger logger, ConsoleEndpoint? console = null)
     {
         ArgumentNullException.ThrowIfNull(config);
         ArgumentNullException.ThrowIfNull(pio);
@@ -84,7 +85,7 @@ public sealed class DeviceManager : IDisposable
         Refuse(config);
         try
         {
-            Build(config, pio, mmio);
+            Build(config, pio, mmio, console);
         }
         catch
         {
@@ -94,7 +95,7 @@ public sealed class DeviceManager : IDisposable
         }
     }
 
-    private void Build(VmConfig config, IoBus pio, IoBus mmio)
+    private void Build(VmConfig config, IoBus pio, IoBus mmio, ConsoleEndpoint? console)
     {
         var ramEnd = _memory.Regions.Max(r => r.End);
         foreach (var layout in PciSegmentLayout.For(config, ramEnd))
@@ -108,6 +109,14 @@ public sealed class DeviceManager : IDisposable
             }
 
             Segments.Add(segment);
+        }
+
+        // As upstream, the virtio console comes first (00:01.0 unless pci_device_id says otherwise).
+        if (console is not null)
+        {
+            var device = new VirtioConsole(config.Console.Id ?? DeviceIds.Console, console.Backend);
+            AddVirtio(device, config.Console.PciSegment, config.Console.PciDeviceId, new InputRoute(console));
+            console.RouteInput(device.Input);
         }
 
         foreach (var disk in config.Disks ?? [])
@@ -137,7 +146,13 @@ public sealed class DeviceManager : IDisposable
 
     public DeviceRegistry Registry { get; }
 
-    private void AddVirtio(IVirtioDevice device, ushort segmentId, byte? slot)
+    /// <summary>Stops a console endpoint's input going to a device of this VM when the VM goes.</summary>
+    private sealed class InputRoute(ConsoleEndpoint endpoint) : IDisposable
+    {
+        public void Dispose() => endpoint.RouteInput(null);
+    }
+
+    private void AddVirtio(IVirtioDevice device, ushort segmentId, byte? slot, IDisposable? alongside = null)
     {
         VirtioPciDevice transport;
         try
@@ -147,6 +162,7 @@ public sealed class DeviceManager : IDisposable
         catch
         {
             device.Dispose();
+            alongside?.Dispose();
             throw;
         }
 
@@ -161,6 +177,7 @@ public sealed class DeviceManager : IDisposable
         catch (Exception e) when (e is ArgumentException or InvalidOperationException)
         {
             transport.Dispose();
+            alongside?.Dispose();
             throw new HypervisorException(ApiErrorKind.InvalidArgument, $"Cannot place device {device.Id} on PCI segment {segmentId}", [e.Message]);
         }
 
@@ -177,6 +194,7 @@ public sealed class DeviceManager : IDisposable
         {
             Parent = nodeId,
             Counters = device.Counters,
+            Owner = alongside,
         });
     }
 
@@ -287,6 +305,11 @@ public sealed class DeviceManager : IDisposable
         if (config.Balloon is not null)
         {
             No(DeviceIds.Balloon, "virtio-balloon is not supported by this VMM yet");
+        }
+
+        if (config.Console.Iommu && config.Console.Mode != ConsoleMode.Off)
+        {
+            No(config.Console.Id ?? DeviceIds.Console, "this VMM has no virtual IOMMU (iommu=on)");
         }
 
         if (config.Rng.Iommu)
