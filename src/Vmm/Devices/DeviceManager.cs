@@ -128,6 +128,12 @@ public sealed class DeviceManager : IDisposable
             AddVirtio(block, disk.PciSegment, disk.PciDeviceId);
         }
 
+        foreach (var net in config.Net ?? [])
+        {
+            var id = net.Id ?? throw new ArgumentException("net: a device has no id (ids are assigned before boot)");
+            AddVirtio(Networks.Create(id, net), net.PciSegment, net.PciDeviceId);
+        }
+
         var rng = config.Rng;
         FileStream source;
         try
@@ -264,7 +270,26 @@ public sealed class DeviceManager : IDisposable
 
         foreach (var n in config.Net ?? [])
         {
-            No(n.Id ?? "net", "virtio-net is not supported by this VMM yet");
+            var name = n.Id ?? n.Tap ?? "net";
+            if (n.VhostUser)
+            {
+                No(name, "vhost-user net devices are not supported by this VMM yet");
+            }
+
+            if (n.Iommu)
+            {
+                No(name, "this VMM has no virtual IOMMU (iommu=on)");
+            }
+
+            if (n.RateLimiterConfig is not null)
+            {
+                No(name, "net rate limiting is not supported by this VMM yet");
+            }
+
+            if (n.NumQueues < 2 || n.NumQueues % 2 != 0 || n.NumQueues > 32 || n.QueueSize < 2 || !ushort.IsPow2(n.QueueSize))
+            {
+                No(name, $"num_queues {n.NumQueues} must be an even number 2..32 and queue_size {n.QueueSize} a power of two");
+            }
         }
 
         foreach (var f in config.Fs ?? [])
@@ -433,5 +458,65 @@ public static unsafe class DiskImages
         }
 
         return ImageType.Raw;
+    }
+}
+
+/// <summary>Builds virtio-net devices: the tap (created, opened or adopted from fd=) and its host-side set-up.</summary>
+public static class Networks
+{
+    public static VirtioNet Create(string id, NetConfig net)
+    {
+        ArgumentNullException.ThrowIfNull(net);
+        Tap? tap = null;
+        try
+        {
+            var pairs = (int)(net.NumQueues / 2);
+            tap = net.Fds is { Count: > 0 } fds ? Tap.Adopt(fds) : Tap.Open(net.Tap, pairs);
+            // Taps passed by descriptor were set up by whoever made them; upstream configures only the ones it opens.
+            if (net.Fds is not { Count: > 0 })
+            {
+                tap.Configure(
+                    net.Ip is null ? null : System.Net.IPAddress.Parse(net.Ip),
+                    net.Mask is null ? null : System.Net.IPAddress.Parse(net.Mask),
+                    net.HostMac is null ? null : ParseMac(net.HostMac),
+                    net.Mtu);
+            }
+
+            var mac = net.Mac is null ? RandomMac() : ParseMac(net.Mac);
+            return new VirtioNet(id, tap, mac, net.Mtu, net.QueueSize, net.OffloadCsum, net.OffloadTso, net.OffloadUfo);
+        }
+        catch (Exception e) when (e is TapException or FormatException)
+        {
+            tap?.Dispose();
+            throw new HypervisorException(ApiErrorKind.InvalidArgument, $"Cannot create virtio-net device {id}", [e.Message]);
+        }
+        catch
+        {
+            tap?.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Six hex octets separated by colons, as upstream's MacAddr parses them.</summary>
+    public static System.Net.NetworkInformation.PhysicalAddress ParseMac(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        var parts = text.Split(':');
+        if (parts.Length != 6 || parts.Any(p => p.Length is < 1 or > 2))
+        {
+            throw new FormatException($"Invalid MAC address {text}");
+        }
+
+        return new System.Net.NetworkInformation.PhysicalAddress(
+            [.. parts.Select(p => byte.Parse(p, System.Globalization.NumberStyles.HexNumber, System.Globalization.CultureInfo.InvariantCulture))]);
+    }
+
+    /// <summary>A locally administered unicast MAC, as upstream's MacAddr::local_random.</summary>
+    public static System.Net.NetworkInformation.PhysicalAddress RandomMac()
+    {
+        var bytes = new byte[6];
+        System.Security.Cryptography.RandomNumberGenerator.Fill(bytes);
+        bytes[0] = (byte)((bytes[0] & 0xFE) | 0x02);
+        return new System.Net.NetworkInformation.PhysicalAddress(bytes);
     }
 }
