@@ -146,6 +146,11 @@ public sealed class DeviceManager : IDisposable
         }
 
         AddVirtio(new VirtioRng(DeviceIds.Rng, source), rng.PciSegment, rng.PciDeviceId);
+
+        if (config.Vsock is { } vsock)
+        {
+            AddVirtio(Vsocks.Create(vsock), vsock.PciSegment, vsock.PciDeviceId);
+        }
     }
 
     public List<PciSegment> Segments { get; } = [];
@@ -322,9 +327,9 @@ public sealed class DeviceManager : IDisposable
             No(d.Id ?? "generic_vhost_user", "generic vhost-user devices are not supported by this VMM yet");
         }
 
-        if (config.Vsock is { } vsock)
+        if (config.Vsock is { Iommu: true } vsock)
         {
-            No(vsock.Id ?? "vsock", "virtio-vsock is not supported by this VMM yet");
+            No(vsock.Id ?? "vsock", "this VMM has no virtual IOMMU (iommu=on)");
         }
 
         if (config.Balloon is not null)
@@ -518,5 +523,23 @@ public static class Networks
         System.Security.Cryptography.RandomNumberGenerator.Fill(bytes);
         bytes[0] = (byte)((bytes[0] & 0xFE) | 0x02);
         return new System.Net.NetworkInformation.PhysicalAddress(bytes);
+    }
+}
+
+/// <summary>Builds the hybrid vsock device: its listening Unix socket is bound at boot, as upstream does.</summary>
+public static class Vsocks
+{
+    public static VirtioVsock Create(VsockConfig vsock)
+    {
+        ArgumentNullException.ThrowIfNull(vsock);
+        var id = vsock.Id ?? throw new ArgumentException("vsock: the device has no id (ids are assigned before boot)");
+        try
+        {
+            return new VirtioVsock(id, vsock.Cid, vsock.Socket);
+        }
+        catch (Exception e) when (e is System.Net.Sockets.SocketException or IOException or UnauthorizedAccessException)
+        {
+            throw new HypervisorException(ApiErrorKind.InvalidArgument, $"Cannot create virtio-vsock device {id}", [$"Cannot listen on {vsock.Socket}: {e.Message}"]);
+        }
     }
 }
