@@ -22,7 +22,7 @@ declare -A needs=(
   [curl]=curl [busctl]=systemd [gdbus]=libglib2.0-bin [dbus-daemon]=dbus-daemon
   [dbus-send]=dbus-bin [as]=binutils [ld]=binutils [gcc]=gcc [make]=make [jq]=jq
   [python3]=python3 [iasl]=acpica-tools [systemd-analyze]=systemd [setpriv]=util-linux
-  [flock]=util-linux [ip]=iproute2
+  [flock]=util-linux [ip]=iproute2 [ping]=iputils-ping
   # The guest kit is checked against a real virtio implementation: QEMU's, under TCG (Vmm.Tests
   # KitOnQemuTests); bench/run.sh compares boot times with it.
   [qemu-system-x86_64]=qemu-system-x86

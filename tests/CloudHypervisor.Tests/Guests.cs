@@ -29,7 +29,8 @@ internal static class Guests
     {
         var root = RepoRoot();
         var built = System.IO.Path.Combine(root, "out", "guests");
-        if (File.Exists(System.IO.Path.Combine(built, "poweroff")))
+        // A build from before the kit (or before its newest guest) is stale: build afresh then.
+        if (File.Exists(System.IO.Path.Combine(built, "poweroff")) && File.Exists(System.IO.Path.Combine(built, "virtio-hostile")))
         {
             return built;
         }

@@ -1,6 +1,7 @@
 using CloudHypervisor.InternalApi;
 using CloudHypervisor.InternalApi.Models;
 using CloudHypervisor.InternalApi.Validation;
+using CloudHypervisor.Vmm.Devices.Console;
 using CloudHypervisor.Vmm.Host;
 using CloudHypervisor.Vmm.Hypervisor;
 using CloudHypervisor.Vmm.Memory;
@@ -70,7 +71,7 @@ public sealed class DeviceManager : IDisposable
     private readonly Dictionary<string, VirtioBlock> _disks = [];
 
     public DeviceManager(VmConfig config, GuestMemory memory, IInterruptController interrupts, IIoEventRegistry ioEvents,
-        IoBus pio, IoBus mmio, DeviceRegistry registry, IGuestEvents events, ILogger logger)
+        IoBus pio, IoBus mmio, DeviceRegistry registry, IGuestEvents events, ILogger logger, ConsoleEndpoint? console = null)
     {
         ArgumentNullException.ThrowIfNull(config);
         ArgumentNullException.ThrowIfNull(pio);
@@ -84,7 +85,7 @@ public sealed class DeviceManager : IDisposable
         Refuse(config);
         try
         {
-            Build(config, pio, mmio);
+            Build(config, pio, mmio, console);
         }
         catch
         {
@@ -94,7 +95,7 @@ public sealed class DeviceManager : IDisposable
         }
     }
 
-    private void Build(VmConfig config, IoBus pio, IoBus mmio)
+    private void Build(VmConfig config, IoBus pio, IoBus mmio, ConsoleEndpoint? console)
     {
         var ramEnd = _memory.Regions.Max(r => r.End);
         foreach (var layout in PciSegmentLayout.For(config, ramEnd))
@@ -110,6 +111,14 @@ public sealed class DeviceManager : IDisposable
             Segments.Add(segment);
         }
 
+        // As upstream, the virtio console comes first (00:01.0 unless pci_device_id says otherwise).
+        if (console is not null)
+        {
+            var device = new VirtioConsole(config.Console.Id ?? DeviceIds.Console, console.Backend);
+            AddVirtio(device, config.Console.PciSegment, config.Console.PciDeviceId, new InputRoute(console));
+            console.RouteInput(device.Input);
+        }
+
         foreach (var disk in config.Disks ?? [])
         {
             var id = disk.Id ?? throw new ArgumentException("disks: a disk has no id (ids are assigned before boot)");
@@ -117,6 +126,12 @@ public sealed class DeviceManager : IDisposable
                 checked((int)disk.NumQueues), disk.QueueSize, disk.Serial);
             _disks[id] = block;
             AddVirtio(block, disk.PciSegment, disk.PciDeviceId);
+        }
+
+        foreach (var net in config.Net ?? [])
+        {
+            var id = net.Id ?? throw new ArgumentException("net: a device has no id (ids are assigned before boot)");
+            AddVirtio(Networks.Create(id, net), net.PciSegment, net.PciDeviceId);
         }
 
         var rng = config.Rng;
@@ -131,13 +146,24 @@ public sealed class DeviceManager : IDisposable
         }
 
         AddVirtio(new VirtioRng(DeviceIds.Rng, source), rng.PciSegment, rng.PciDeviceId);
+
+        if (config.Vsock is { } vsock)
+        {
+            AddVirtio(Vsocks.Create(vsock), vsock.PciSegment, vsock.PciDeviceId);
+        }
     }
 
     public List<PciSegment> Segments { get; } = [];
 
     public DeviceRegistry Registry { get; }
 
-    private void AddVirtio(IVirtioDevice device, ushort segmentId, byte? slot)
+    /// <summary>Stops a console endpoint's input going to a device of this VM when the VM goes.</summary>
+    private sealed class InputRoute(ConsoleEndpoint endpoint) : IDisposable
+    {
+        public void Dispose() => endpoint.RouteInput(null);
+    }
+
+    private void AddVirtio(IVirtioDevice device, ushort segmentId, byte? slot, IDisposable? alongside = null)
     {
         VirtioPciDevice transport;
         try
@@ -147,6 +173,7 @@ public sealed class DeviceManager : IDisposable
         catch
         {
             device.Dispose();
+            alongside?.Dispose();
             throw;
         }
 
@@ -161,6 +188,7 @@ public sealed class DeviceManager : IDisposable
         catch (Exception e) when (e is ArgumentException or InvalidOperationException)
         {
             transport.Dispose();
+            alongside?.Dispose();
             throw new HypervisorException(ApiErrorKind.InvalidArgument, $"Cannot place device {device.Id} on PCI segment {segmentId}", [e.Message]);
         }
 
@@ -177,6 +205,7 @@ public sealed class DeviceManager : IDisposable
         {
             Parent = nodeId,
             Counters = device.Counters,
+            Owner = alongside,
         });
     }
 
@@ -246,7 +275,26 @@ public sealed class DeviceManager : IDisposable
 
         foreach (var n in config.Net ?? [])
         {
-            No(n.Id ?? "net", "virtio-net is not supported by this VMM yet");
+            var name = n.Id ?? n.Tap ?? "net";
+            if (n.VhostUser)
+            {
+                No(name, "vhost-user net devices are not supported by this VMM yet");
+            }
+
+            if (n.Iommu)
+            {
+                No(name, "this VMM has no virtual IOMMU (iommu=on)");
+            }
+
+            if (n.RateLimiterConfig is not null)
+            {
+                No(name, "net rate limiting is not supported by this VMM yet");
+            }
+
+            if (n.NumQueues < 2 || n.NumQueues % 2 != 0 || n.NumQueues > 32 || n.QueueSize < 2 || !ushort.IsPow2(n.QueueSize))
+            {
+                No(name, $"num_queues {n.NumQueues} must be an even number 2..32 and queue_size {n.QueueSize} a power of two");
+            }
         }
 
         foreach (var f in config.Fs ?? [])
@@ -279,14 +327,19 @@ public sealed class DeviceManager : IDisposable
             No(d.Id ?? "generic_vhost_user", "generic vhost-user devices are not supported by this VMM yet");
         }
 
-        if (config.Vsock is { } vsock)
+        if (config.Vsock is { Iommu: true } vsock)
         {
-            No(vsock.Id ?? "vsock", "virtio-vsock is not supported by this VMM yet");
+            No(vsock.Id ?? "vsock", "this VMM has no virtual IOMMU (iommu=on)");
         }
 
         if (config.Balloon is not null)
         {
             No(DeviceIds.Balloon, "virtio-balloon is not supported by this VMM yet");
+        }
+
+        if (config.Console.Iommu && config.Console.Mode != ConsoleMode.Off)
+        {
+            No(config.Console.Id ?? DeviceIds.Console, "this VMM has no virtual IOMMU (iommu=on)");
         }
 
         if (config.Rng.Iommu)
@@ -410,5 +463,83 @@ public static unsafe class DiskImages
         }
 
         return ImageType.Raw;
+    }
+}
+
+/// <summary>Builds virtio-net devices: the tap (created, opened or adopted from fd=) and its host-side set-up.</summary>
+public static class Networks
+{
+    public static VirtioNet Create(string id, NetConfig net)
+    {
+        ArgumentNullException.ThrowIfNull(net);
+        Tap? tap = null;
+        try
+        {
+            var pairs = (int)(net.NumQueues / 2);
+            tap = net.Fds is { Count: > 0 } fds ? Tap.Adopt(fds) : Tap.Open(net.Tap, pairs);
+            // Taps passed by descriptor were set up by whoever made them; upstream configures only the ones it opens.
+            if (net.Fds is not { Count: > 0 })
+            {
+                tap.Configure(
+                    net.Ip is null ? null : System.Net.IPAddress.Parse(net.Ip),
+                    net.Mask is null ? null : System.Net.IPAddress.Parse(net.Mask),
+                    net.HostMac is null ? null : ParseMac(net.HostMac),
+                    net.Mtu);
+            }
+
+            var mac = net.Mac is null ? RandomMac() : ParseMac(net.Mac);
+            return new VirtioNet(id, tap, mac, net.Mtu, net.QueueSize, net.OffloadCsum, net.OffloadTso, net.OffloadUfo);
+        }
+        catch (Exception e) when (e is TapException or FormatException)
+        {
+            tap?.Dispose();
+            throw new HypervisorException(ApiErrorKind.InvalidArgument, $"Cannot create virtio-net device {id}", [e.Message]);
+        }
+        catch
+        {
+            tap?.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Six hex octets separated by colons, as upstream's MacAddr parses them.</summary>
+    public static System.Net.NetworkInformation.PhysicalAddress ParseMac(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        var parts = text.Split(':');
+        if (parts.Length != 6 || parts.Any(p => p.Length is < 1 or > 2))
+        {
+            throw new FormatException($"Invalid MAC address {text}");
+        }
+
+        return new System.Net.NetworkInformation.PhysicalAddress(
+            [.. parts.Select(p => byte.Parse(p, System.Globalization.NumberStyles.HexNumber, System.Globalization.CultureInfo.InvariantCulture))]);
+    }
+
+    /// <summary>A locally administered unicast MAC, as upstream's MacAddr::local_random.</summary>
+    public static System.Net.NetworkInformation.PhysicalAddress RandomMac()
+    {
+        var bytes = new byte[6];
+        System.Security.Cryptography.RandomNumberGenerator.Fill(bytes);
+        bytes[0] = (byte)((bytes[0] & 0xFE) | 0x02);
+        return new System.Net.NetworkInformation.PhysicalAddress(bytes);
+    }
+}
+
+/// <summary>Builds the hybrid vsock device: its listening Unix socket is bound at boot, as upstream does.</summary>
+public static class Vsocks
+{
+    public static VirtioVsock Create(VsockConfig vsock)
+    {
+        ArgumentNullException.ThrowIfNull(vsock);
+        var id = vsock.Id ?? throw new ArgumentException("vsock: the device has no id (ids are assigned before boot)");
+        try
+        {
+            return new VirtioVsock(id, vsock.Cid, vsock.Socket);
+        }
+        catch (Exception e) when (e is System.Net.Sockets.SocketException or IOException or UnauthorizedAccessException)
+        {
+            throw new HypervisorException(ApiErrorKind.InvalidArgument, $"Cannot create virtio-vsock device {id}", [$"Cannot listen on {vsock.Socket}: {e.Message}"]);
+        }
     }
 }

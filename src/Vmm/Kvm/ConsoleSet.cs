@@ -1,6 +1,5 @@
 using CloudHypervisor.InternalApi.Models;
 using CloudHypervisor.Vmm.Devices.Console;
-using Serilog;
 
 namespace CloudHypervisor.Vmm.Kvm;
 
@@ -11,10 +10,9 @@ namespace CloudHypervisor.Vmm.Kvm;
 /// VMM's stdin/stdout (one role at a time gets stdin). An endpoint is kept while later configs ask
 /// for the same thing, so reboots and re-boots after a shutdown keep their PTY and file.
 /// </summary>
-internal sealed class ConsoleSet(ILogger logger) : IDisposable
+internal sealed class ConsoleSet : IDisposable
 {
     private readonly Lock _lock = new();
-    private bool _consoleWarned;
     private readonly Dictionary<string, ConsoleEndpoint> _endpoints = [];
 
     public ConsoleEndpoint? Serial => Get("serial");
@@ -41,22 +39,11 @@ internal sealed class ConsoleSet(ILogger logger) : IDisposable
                 config.Serial.File = serial.Path;
             }
 
-            if (config.Console.Mode == ConsoleMode.Socket)
-            {
-                throw new ArgumentException("console: mode Socket is not supported for the virtio console (as upstream)");
-            }
-
-            var console = Ensure("console", config.Console.Mode, config.Console.File);
+            // Socket works for the virtio console too (upstream refuses it): hvc0 on a Unix socket, like the serial port's.
+            var console = Ensure("console", config.Console.Mode, config.Console.Mode == ConsoleMode.Socket ? config.Console.Socket : config.Console.File);
             if (console?.Mode == "Pty")
             {
                 config.Console.File = console.Path;
-            }
-
-            // Once per config: PrepareConsoles runs at vm.create and again at every boot.
-            if (console is not null && config.Console.Mode != ConsoleMode.Null && !_consoleWarned)
-            {
-                _consoleWarned = true;
-                logger.Warning("console: mode {Mode} accepted, but the virtio console device is not attached yet (virtio devices issue)", console.Mode);
             }
 
             if (config.DebugConsole.Mode == ConsoleMode.Socket)
@@ -152,7 +139,6 @@ internal sealed class ConsoleSet(ILogger logger) : IDisposable
             }
 
             _endpoints.Clear();
-            _consoleWarned = false;
         }
     }
 }

@@ -21,13 +21,13 @@ public sealed class KvmHypervisor : IHypervisor, IDisposable
     private readonly string _devicePath;
     private readonly ConsoleSet _consoles;
 
-    /// <param name="logger">Where the backend logs (guest exits, consoles not attached).</param>
+    /// <param name="logger">Where the backend logs (guest exits, payload loading).</param>
     /// <param name="devicePath">The KVM device; tests point it elsewhere to check the error.</param>
     public KvmHypervisor(ILogger logger, string devicePath = KvmSystem.DevicePath)
     {
         _logger = logger;
         _devicePath = devicePath;
-        _consoles = new ConsoleSet(logger);
+        _consoles = new ConsoleSet();
     }
 
     public string Name => "kvm";
@@ -147,7 +147,7 @@ internal static class KvmVmBuilder
                 powerOff: () => self?.ReportExit(new GuestExit(GuestExitKind.Poweroff, "ACPI sleep control: S5")),
                 reset: () => self?.ReportExit(new GuestExit(GuestExitKind.Reset, "reset requested by the guest")));
             guest = self = new KvmGuestVm(system, vm, memory, vcpuCount, events, logger, devices);
-            guest.DeviceManager = new DeviceManager(config, memory, interrupts, interrupts, devices.Pio, devices.Mmio, registry, events, logger);
+            guest.DeviceManager = new DeviceManager(config, memory, interrupts, interrupts, devices.Pio, devices.Mmio, registry, events, logger, consoles.Console);
 
             var supported = system.GetSupportedCpuid();
             var mmapSize = system.VcpuMmapSize;

@@ -8,6 +8,8 @@ public static class VirtioIds
     public const ushort Block = 2;
     public const ushort Console = 3;
     public const ushort Rng = 4;
+    public const ushort Net = 1;
+    public const ushort Vsock = 19;
 
     public const int FeatureIndirectDesc = 28;
     public const int FeatureEventIdx = 29;
@@ -38,6 +40,12 @@ public interface IVirtioDevice : IDisposable
 
     /// <summary>Set by the transport: call it after changing the config space, to raise a config-change interrupt.</summary>
     Action? ConfigChanged { set; }
+
+    /// <summary>
+    /// Set by the transport: call it from any thread with a queue index to have <see cref="Process"/>
+    /// run for that queue on the device thread (host-side input arrived for a receive queue).
+    /// </summary>
+    Action<int>? Wake { set; }
 
     void ReadConfig(int offset, Span<byte> data);
 

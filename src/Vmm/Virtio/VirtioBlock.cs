@@ -80,6 +80,8 @@ public sealed unsafe class VirtioBlock : IVirtioDevice
 
     public Action? ConfigChanged { private get; set; }
 
+    public Action<int>? Wake { private get; set; }
+
     public void ReadConfig(int offset, Span<byte> data)
     {
         // struct virtio_blk_config up to write_zeroes_may_unmap.

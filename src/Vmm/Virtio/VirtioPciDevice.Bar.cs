@@ -221,7 +221,6 @@ public sealed partial class VirtioPciDevice
             _driverFeatures = 0;
             _configVector = NoVector;
             _activated = false;
-            _errorLogged = 0;
             foreach (var q in _queues)
             {
                 q.Reset();
@@ -358,9 +357,14 @@ public sealed partial class VirtioPciDevice
             vector = _configVector;
         }
 
+        // One warning per device for its lifetime: a guest that breaks and resets a ring in a loop cannot flood the log.
         if (Interlocked.Exchange(ref _errorLogged, 1) == 0)
         {
-            _logger.Warning("virtio device {Id}: {Reason}; device needs a reset", Id, reason);
+            _logger.Warning("virtio device {Id}: {Reason}; device needs a reset (later ring errors of this device are logged at debug level)", Id, reason);
+        }
+        else
+        {
+            _logger.Debug("virtio device {Id}: {Reason}; device needs a reset", Id, reason);
         }
 
         Signal(vector);

@@ -102,6 +102,13 @@ public sealed partial class VirtioPciDevice : PciFunction, IDisposable
         BinaryPrimitives.WriteUInt32LittleEndian(msix[6..], MsixPbaOffset);
         _msixCapability = AddCapability(0x11, msix, [0x00, 0xC0]);
         device.ConfigChanged = RaiseConfigChange;
+        device.Wake = queue =>
+        {
+            if ((uint)queue < (uint)_queues.Length)
+            {
+                _queues[queue].Notifier.Signal();
+            }
+        };
     }
 
     public string Id => _device.Id;

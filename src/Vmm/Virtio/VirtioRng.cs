@@ -22,6 +22,8 @@ public sealed class VirtioRng(string id, FileStream source) : IVirtioDevice
 
     public Action? ConfigChanged { private get; set; }
 
+    public Action<int>? Wake { private get; set; }
+
     public void ReadConfig(int offset, Span<byte> data) => data.Clear();
 
     public void WriteConfig(int offset, ReadOnlySpan<byte> data)

@@ -189,14 +189,14 @@ public sealed class PciGuestTests : IDisposable
     {
         KvmRequirement.Check();
         var config = Config(TinyGuest.Build(_dir.Path, "idle", "hlt"), _dir.File("serial.log"));
-        config.Net = [new NetConfig { Id = "net7" }];
+        config.Fs = [new FsConfig { Id = "fs7", Tag = "myfs", Socket = "/nonexistent/virtiofsd.sock" }];
         _hypervisor.PrepareConsoles(config);
 
         var e = Assert.Throws<HypervisorException>(() => _hypervisor.CreateVm(config, new RecordingEvents()));
 
         Assert.Equal(ApiErrorKind.InvalidArgument, e.Kind);
-        Assert.Equal("Cannot build device net7", e.Message);
-        Assert.Contains("virtio-net is not supported", e.Causes[0], StringComparison.Ordinal);
+        Assert.Equal("Cannot build device fs7", e.Message);
+        Assert.Contains("virtio-fs (vhost-user) is not supported", e.Causes[0], StringComparison.Ordinal);
     }
 
     [Fact]
