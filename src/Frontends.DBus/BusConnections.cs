@@ -24,7 +24,7 @@ internal static class BusConnections
         var connection = new DBusConnection(new ConnectionOptions(address));
         try
         {
-            await connection.ConnectAsync().AsTask().WaitAsync(ConnectTimeout, cancellationToken);
+            await Detach(connection.ConnectAsync().AsTask()).WaitAsync(ConnectTimeout, cancellationToken).ConfigureAwait(false);
             return connection;
         }
         catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
@@ -38,6 +38,42 @@ internal static class BusConnections
             throw;
         }
     }
+
+    /// <summary>
+    /// <paramref name="task"/>, but whoever awaits it continues on the thread pool. The library
+    /// completes its tasks on a connection's read loop, and an await continues inline on the
+    /// completing thread: the caller's code after the await (a host's whole start-up, a test that
+    /// then blocks on a call) would run on that loop, and the connection would read nothing more
+    /// until it returned. Every task of the library we await goes through here.
+    /// </summary>
+    public static Task<T> Detach<T>(Task<T> task)
+    {
+        var detached = new TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously);
+        task.ContinueWith(
+            static (t, state) =>
+            {
+                var detached = (TaskCompletionSource<T>)state!;
+                if (t.IsCanceled)
+                {
+                    detached.TrySetCanceled();
+                }
+                else if (t.Exception is { } e)
+                {
+                    detached.TrySetException(e.InnerExceptions);
+                }
+                else
+                {
+                    detached.TrySetResult(t.Result);
+                }
+            },
+            detached, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        return detached.Task;
+    }
+
+    /// <inheritdoc cref="Detach{T}(Task{T})"/>
+    public static Task Detach(Task task) => Detach(task.ContinueWith(
+        static t => t.IsCompletedSuccessfully ? true : t.IsCanceled ? throw new TaskCanceledException(t) : throw t.Exception!.InnerException!,
+        CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default));
 
     /// <summary>
     /// The address to connect to: an explicit one, or the session or system bus as sd-bus finds
@@ -140,7 +176,7 @@ internal static class BusConnections
 
         protected override async ValueTask<SetupResult> SetupAsync(CancellationToken cancellationToken)
         {
-            var result = await base.SetupAsync(cancellationToken);
+            var result = await base.SetupAsync(cancellationToken).ConfigureAwait(false);
             // Nothing here needs descriptors passed: the API carries JSON strings only.
             result.SupportsFdPassing = false;
             if (MachineId is not null)

@@ -107,7 +107,7 @@ public sealed class DBusClient : IDisposable
         var wait = timeout ?? DefaultTimeout;
         try
         {
-            var value = await _connection.CallMethodAsync(message, static (reply, _) => ReadString(reply), null)
+            var value = await BusConnections.Detach(_connection.CallMethodAsync(message, static (reply, _) => ReadString(reply), null))
                 .WaitAsync(wait, cancellationToken).ConfigureAwait(false);
             return new DBusCallResult(value, null, null);
         }

@@ -24,7 +24,7 @@ public sealed partial class DBusServer
         DBusConnection connection;
         try
         {
-            connection = await BusConnections.ConnectAsync(BusConnections.Resolve(_options.Address, _options.SystemBus), ct);
+            connection = await BusConnections.ConnectAsync(BusConnections.Resolve(_options.Address, _options.SystemBus), ct).ConfigureAwait(false);
         }
         catch (BusUnreachableException e)
         {
@@ -38,8 +38,8 @@ public sealed partial class DBusServer
             try
             {
                 // DoNotQueue, no replacement either way: a second VMM must not take over a running one's name.
-                owned = await connection.TryRequestNameAsync(_options.ServiceName, RequestNameOptions.None)
-                    .WaitAsync(BusConnections.ConnectTimeout, ct);
+                owned = await BusConnections.Detach(connection.TryRequestNameAsync(_options.ServiceName, RequestNameOptions.None))
+                    .WaitAsync(BusConnections.ConnectTimeout, ct).ConfigureAwait(false);
             }
             catch (DBusErrorReplyException e)
             {
@@ -77,7 +77,7 @@ public sealed partial class DBusServer
         {
             while (true)
             {
-                var reason = await connection.DisconnectedAsync().WaitAsync(token);
+                var reason = await BusConnections.Detach(connection.DisconnectedAsync()).WaitAsync(token).ConfigureAwait(false);
                 Volatile.Write(ref _connection, null);
                 connection.Dispose();
                 _log.Warning(
@@ -87,10 +87,10 @@ public sealed partial class DBusServer
                 var delay = _options.ReconnectMinDelay;
                 for (var attempts = 1; ; attempts++)
                 {
-                    await Task.Delay(delay, token);
+                    await Task.Delay(delay, token).ConfigureAwait(false);
                     try
                     {
-                        connection = await ConnectAsync(token);
+                        connection = await ConnectAsync(token).ConfigureAwait(false);
                     }
                     catch (DBusServerException e)
                     {
@@ -127,7 +127,7 @@ public sealed partial class DBusServer
     {
         try
         {
-            await connection.ReleaseNameAsync(_options.ServiceName).WaitAsync(StopAnswerGrace);
+            await BusConnections.Detach(connection.ReleaseNameAsync(_options.ServiceName)).WaitAsync(StopAnswerGrace).ConfigureAwait(false);
         }
 #pragma warning disable CA1031 // A bus that is gone or slow changes nothing: the connection closes either way.
         catch (Exception e)

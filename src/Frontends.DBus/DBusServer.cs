@@ -60,7 +60,7 @@ public sealed partial class DBusServer : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(log);
 
         var server = new DBusServer(options, api, log);
-        var connection = await server.ConnectAsync(ct);
+        var connection = await server.ConnectAsync(ct).ConfigureAwait(false);
         Volatile.Write(ref server._connection, connection);
         server._supervisor = server.SuperviseAsync(connection);
 
@@ -83,7 +83,7 @@ public sealed partial class DBusServer : IAsyncDisposable
     {
         if (Interlocked.Exchange(ref _stopCalls, 1) != 0)
         {
-            await _stopped.Task;
+            await _stopped.Task.ConfigureAwait(false);
             return;
         }
 
@@ -93,11 +93,11 @@ public sealed partial class DBusServer : IAsyncDisposable
             // The host stops us right after the control loop ended; its last answers (vmm.shutdown's
             // own reply) reach us from the thread pool just then.
             await _handler.WhenNonePending().WaitAsync(StopAnswerGrace).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-            await _stop.CancelAsync();
-            await _supervisor;
+            await _stop.CancelAsync().ConfigureAwait(false);
+            await _supervisor.ConfigureAwait(false);
             if (Interlocked.Exchange(ref _connection, null) is { } connection)
             {
-                await CloseAsync(connection);
+                await CloseAsync(connection).ConfigureAwait(false);
             }
 
             _handler.AbandonPending();
@@ -109,7 +109,7 @@ public sealed partial class DBusServer : IAsyncDisposable
         }
     }
 
-    public async ValueTask DisposeAsync() => await StopAsync();
+    public async ValueTask DisposeAsync() => await StopAsync().ConfigureAwait(false);
 
     /// <summary>
     /// Emits one Event signal: queued on the connection at once, never waiting for the bus, or
