@@ -31,7 +31,6 @@ missing=()
 for cmd in "${!needs[@]}"; do
   command -v "$cmd" >/dev/null 2>&1 || missing+=("${needs[$cmd]}")
 done
-[ -e /usr/lib/x86_64-linux-gnu/libsystemd.so.0 ] || [ -e /lib/x86_64-linux-gnu/libsystemd.so.0 ] || missing+=(libsystemd0)
 # The Native AOT link (gcc) needs the C library's start files, which gcc alone does not pull in.
 command -v gcc >/dev/null && [ "$(gcc -print-file-name=crt1.o)" = crt1.o ] && missing+=(libc6-dev)
 if [ ${#missing[@]} -gt 0 ]; then

@@ -83,7 +83,7 @@ internal static class DBusBench
     /// thread, interleaved in rounds of 500 so that load from other processes on a shared machine
     /// falls on every target alike and the ratios between them hold.
     /// </summary>
-    public static Stats[] Measure(SdBusCaller bus, IReadOnlyList<(string Interface, string Member)> targets, int iterations)
+    public static Stats[] Measure(DBusCaller bus, IReadOnlyList<(string Interface, string Member)> targets, int iterations)
     {
         const int Round = 500;
         var samples = targets.Select(_ => new List<double>(iterations)).ToArray();

@@ -102,8 +102,8 @@ internal static class Program
             report.Add($"{label} REST {name}, 16 connections", await rtt.HttpAsync(vmm.Socket, method, path, Math.Max(500, options.Iterations / 8), 16), floor);
         }
 
-        // Synchronous on this thread: one sd-bus connection, one caller.
-        using (var caller = SdBusCaller.Open(bus.Address))
+        // Synchronous on this thread: one connection, one caller.
+        using (var caller = DBusCaller.Open(bus.Address))
         {
             var stats = DBusBench.Measure(
                 caller, [("org.freedesktop.DBus.Peer", "Ping"), (DBusBench.Interface, "VmmPing"), (DBusBench.Interface, "VmInfo")], options.Iterations);

@@ -1,5 +1,4 @@
-using System.Runtime.InteropServices;
-using CloudHypervisor.Frontends.DBus.Interop;
+using Tmds.DBus.Protocol;
 
 namespace CloudHypervisor.Frontends.DBus;
 
@@ -28,21 +27,23 @@ public sealed class DBusClientException : Exception
 }
 
 /// <summary>
-/// A client of <c>org.cloudhypervisor.DBusApi1</c> (for ch-remote): calls a method with zero or one
-/// string argument, and listens to the Event signal. Calls are synchronous and serialized by a
-/// lock, which is all sd-bus asks of a connection used from more than one thread.
+/// A client of <c>org.cloudhypervisor.DBusApi1</c> (for ch-remote and the tests): calls a method
+/// with zero or one string argument, and listens to the Event signal. One connection, opened
+/// once; calls may come from any thread and may overlap (the library matches each reply to its
+/// call by serial).
 /// </summary>
 public sealed class DBusClient : IDisposable
 {
-    private readonly Lock _lock = new();
-    private readonly BusConnection _bus;
+    /// <summary>How long a call waits for its answer unless told otherwise: sd-bus's and libdbus's default.</summary>
+    public static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(25);
+
+    private readonly DBusConnection _connection;
     private readonly string? _address;
     private readonly bool _systemBus;
-    private bool _disposed;
 
-    private DBusClient(BusConnection bus, string serviceName, string objectPath, string? address, bool systemBus)
+    private DBusClient(DBusConnection connection, string serviceName, string objectPath, string? address, bool systemBus)
     {
-        _bus = bus;
+        _connection = connection;
         ServiceName = serviceName;
         ObjectPath = objectPath;
         _address = address;
@@ -60,141 +61,82 @@ public sealed class DBusClient : IDisposable
     {
         ArgumentException.ThrowIfNullOrEmpty(serviceName);
         ArgumentException.ThrowIfNullOrEmpty(objectPath);
+        return new DBusClient(Open(address, systemBus), serviceName, objectPath, address, systemBus);
+    }
+
+    /// <summary>A connection of its own (for a listener), with the client's error on failure.</summary>
+    internal static DBusConnection Open(string? address, bool systemBus)
+    {
         try
         {
-            return new DBusClient(BusConnection.Open(address, systemBus), serviceName, objectPath, address, systemBus);
+            return BusConnections.ConnectAsync(BusConnections.Resolve(address, systemBus), CancellationToken.None).GetAwaiter().GetResult();
         }
-        catch (BusException e)
+        catch (BusUnreachableException e)
         {
-            throw new DBusClientException($"Cannot connect to the D-Bus {(address ?? (systemBus ? "system bus" : "session bus"))}: {Libc.StrError(e.Errno)}", e);
+            throw new DBusClientException($"Cannot connect to the D-Bus {address ?? (systemBus ? "system bus" : "session bus")}: {e.Message}", e);
         }
     }
 
     /// <summary>
     /// Calls <paramref name="method"/> of <c>org.cloudhypervisor.DBusApi1</c> with one string
-    /// argument, or none when <paramref name="argument"/> is null.
+    /// argument, or none when <paramref name="argument"/> is null, and waits for the answer.
     /// </summary>
-    public DBusCallResult Call(string method, string? argument = null, TimeSpan? timeout = null)
-    {
-        ArgumentException.ThrowIfNullOrEmpty(method);
-        lock (_lock)
-        {
-            ObjectDisposedException.ThrowIf(_disposed, this);
-            var r = SdBus.MessageNewMethodCall(_bus.Handle, out var call, ServiceName, ObjectPath, DBusInterface.Name, method);
-            if (r < 0)
-            {
-                throw new DBusClientException($"Cannot call {method}: {Libc.StrError(-r)}");
-            }
-
-            var reply = IntPtr.Zero;
-            try
-            {
-                if (argument is not null && (r = SdBus.MessageAppendString(call, (byte)'s', argument)) < 0)
-                {
-                    throw new DBusClientException($"Cannot call {method}: {Libc.StrError(-r)}");
-                }
-
-                var usec = timeout is { } t ? (ulong)(t.Ticks / 10) : 0UL; // 0: sd-bus's default (25 s)
-                reply = Exchange(call, usec, method);
-                var replyError = SdBus.MessageGetError(reply);
-                if (replyError != IntPtr.Zero)
-                {
-                    // SAFETY: sd_bus_message_get_error returns a pointer to an sd_bus_error owned by
-                    // the reply, which stays referenced until the finally block below.
-                    var e = Marshal.PtrToStructure<SdBusError>(replyError);
-                    return new DBusCallResult(null, Marshal.PtrToStringUTF8(e.Name) ?? "org.freedesktop.DBus.Error.Failed",
-                        Marshal.PtrToStringUTF8(e.Message) ?? string.Empty);
-                }
-
-                return new DBusCallResult(Messages.Signature(reply) == "s" ? Messages.ReadString(reply) : null, null, null);
-            }
-            finally
-            {
-                if (reply != IntPtr.Zero)
-                {
-                    SdBus.MessageUnref(reply);
-                }
-
-                SdBus.MessageUnref(call);
-            }
-        }
-    }
+    public DBusCallResult Call(string method, string? argument = null, TimeSpan? timeout = null) =>
+        CallAsync(method, argument, timeout).GetAwaiter().GetResult();
 
     /// <summary>
-    /// Sends <paramref name="call"/> once and waits for its reply (or sd-bus's NoReply error at
-    /// the timeout). sd_bus_call cannot be used: it gives up with -EINTR when a signal reaches
-    /// the thread (the .NET runtime signals threads, e.g. to suspend them for the GC), and
-    /// sending again could run a non-idempotent action twice. Here an interrupted wait just waits
-    /// again. Returns the reply message with a reference the caller releases.
+    /// <see cref="Call"/> without blocking a thread. No answer within <paramref name="timeout"/>
+    /// (<see cref="DefaultTimeout"/> by default) is the standard NoReply error, as sd-bus and libdbus report it.
     /// </summary>
-    private unsafe IntPtr Exchange(IntPtr call, ulong usec, string method)
+    /// <exception cref="DBusClientException">The connection to the bus is lost.</exception>
+    public async Task<DBusCallResult> CallAsync(string method, string? argument = null, TimeSpan? timeout = null, CancellationToken cancellationToken = default)
     {
-        var pending = new PendingReply();
-        var handle = GCHandle.Alloc(pending);
-        var slot = IntPtr.Zero;
+        ArgumentException.ThrowIfNullOrEmpty(method);
+        MessageBuffer message;
+        using (var writer = _connection.GetMessageWriter())
+        {
+            writer.WriteMethodCallHeader(ServiceName, ObjectPath, DBusInterface.Name, method, argument is null ? null : "s");
+            if (argument is not null)
+            {
+                writer.WriteString(argument);
+            }
+
+            message = writer.CreateMessage();
+        }
+
+        var wait = timeout ?? DefaultTimeout;
         try
         {
-            var r = SdBus.CallAsync(_bus.Handle, out slot, call, &OnReply, GCHandle.ToIntPtr(handle), usec);
-            while (r >= 0 && pending.Reply == IntPtr.Zero)
-            {
-                r = SdBus.Process(_bus.Handle, IntPtr.Zero);
-                if (r == 0)
-                {
-                    r = SdBus.Wait(_bus.Handle, ulong.MaxValue);
-                }
-
-                if (r == -Libc.EINTR)
-                {
-                    r = 0;
-                }
-            }
-
-            return r < 0
-                ? throw new DBusClientException($"{method} got no answer from {ServiceName}: {Libc.StrError(-r)}")
-                : pending.Reply;
+            var value = await BusConnections.Detach(_connection.CallMethodAsync(message, static (reply, _) => ReadString(reply), null))
+                .WaitAsync(wait, cancellationToken).ConfigureAwait(false);
+            return new DBusCallResult(value, null, null);
         }
-        finally
+        catch (DBusErrorReplyException e)
         {
-            if (slot != IntPtr.Zero)
-            {
-                SdBus.SlotUnref(slot);
-            }
-
-            handle.Free();
+            return new DBusCallResult(null, e.ErrorName, e.ErrorMessage ?? string.Empty);
+        }
+        catch (TimeoutException)
+        {
+            return new DBusCallResult(null, "org.freedesktop.DBus.Error.NoReply",
+                $"{method} got no answer from {ServiceName} within {wait.TotalSeconds:0.###} s");
+        }
+        catch (DBusConnectionException e)
+        {
+            throw new DBusClientException($"{method} got no answer from {ServiceName}: {e.Message}", e);
         }
     }
 
-    [UnmanagedCallersOnly]
-    private static int OnReply(IntPtr message, IntPtr userdata, IntPtr retError)
-    {
-        // Runs inside sd_bus_process on the calling thread; only keeps a reference to the reply.
-        var pending = (PendingReply)GCHandle.FromIntPtr(userdata).Target!;
-        pending.Reply = SdBus.MessageRef(message);
-        return 0;
-    }
-
-    private sealed class PendingReply
-    {
-        public IntPtr Reply { get; set; }
-    }
+    /// <summary>The one string of a reply or signal, or null when it carries none.</summary>
+    internal static string? ReadString(Message message) =>
+        message.SignatureAsString == "s" ? message.GetBodyReader().ReadString() : null;
 
     /// <summary>
     /// Starts listening to the Event signal of the service on a connection of its own; each
-    /// record (the pretty JSON of the event file) goes to <paramref name="onEvent"/> on the
-    /// listener's thread. Dispose the listener to stop.
+    /// record (the pretty JSON of the event file) goes to <paramref name="onEvent"/>, in order,
+    /// one at a time. Dispose the listener to stop.
     /// </summary>
     public DBusEventListener ListenForEvents(Action<string> onEvent) =>
         DBusEventListener.Start(_address, _systemBus, ServiceName, ObjectPath, onEvent);
 
-    public void Dispose()
-    {
-        lock (_lock)
-        {
-            if (!_disposed)
-            {
-                _disposed = true;
-                _bus.Dispose();
-            }
-        }
-    }
+    public void Dispose() => _connection.Dispose();
 }

@@ -1,21 +1,19 @@
-using System.Runtime.InteropServices;
-using CloudHypervisor.Frontends.DBus.Interop;
+using Tmds.DBus.Protocol;
 
 namespace CloudHypervisor.Frontends.DBus;
 
 /// <summary>
-/// Receives the <c>Event</c> signal of one service. One thread owns the listener's connection and
-/// polls it with an eventfd that <see cref="Dispose"/> writes to stop it. When the bus goes away
-/// the listener ends and <see cref="Completion"/> completes with the reason.
+/// Receives the <c>Event</c> signal of one service on a connection of its own. The callback runs
+/// on the connection's read loop, one signal at a time and in order. When the bus goes away or
+/// the callback throws, listening ends and <see cref="Completion"/> says why.
 /// </summary>
 public sealed class DBusEventListener : IDisposable
 {
     private readonly Action<string> _onEvent;
-    private readonly EventFdHandle _wake = EventFdHandle.Create();
     private readonly TaskCompletionSource<string?> _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private readonly TaskCompletionSource _subscribed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private DBusConnection? _connection;
+    private IDisposable? _watch;
     private volatile bool _stopping;
-    private Exception? _callbackError;
 
     private DBusEventListener(Action<string> onEvent) => _onEvent = onEvent;
 
@@ -26,19 +24,32 @@ public sealed class DBusEventListener : IDisposable
     {
         ArgumentNullException.ThrowIfNull(onEvent);
         var listener = new DBusEventListener(onEvent);
-        var thread = new Thread(() => listener.Run(address, systemBus, serviceName, objectPath)) { IsBackground = true, Name = "dbus-events" };
-        thread.Start();
+        var connection = DBusClient.Open(address, systemBus);
+        listener._connection = connection;
         try
         {
-            // The match is in place once this returns, so no event published afterwards is missed.
-            listener._subscribed.Task.GetAwaiter().GetResult();
+            // The sender is the well-known name: the library follows its owner, so a service that
+            // takes the name later (or again, after a restart) is heard too. The match is in place
+            // once this returns, so no event published afterwards is missed.
+            listener._watch = connection.WatchSignalAsync(
+                serviceName, objectPath, DBusInterface.Name, DBusInterface.EventSignal,
+                static (message, _) => DBusClient.ReadString(message),
+                listener.OnSignal, ObserverFlags.EmitOnConnectionFailed, emitOnCapturedContext: false)
+                .AsTask().GetAwaiter().GetResult();
         }
-        catch
+        catch (Exception e) when (e is DBusConnectionException or DBusErrorReplyException)
         {
-            listener._wake.Dispose();
-            throw;
+            connection.Dispose();
+            throw new DBusClientException("Cannot listen to D-Bus events: " + e.Message, e);
         }
 
+        _ = connection.DisconnectedAsync().ContinueWith(
+            static (t, state) =>
+            {
+                var listener = (DBusEventListener)state!;
+                listener.End(t.Result is { } reason ? "D-Bus connection lost: " + reason.Message : "D-Bus connection closed");
+            },
+            listener, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         return listener;
     }
 
@@ -50,88 +61,36 @@ public sealed class DBusEventListener : IDisposable
         }
 
         _stopping = true;
-        _wake.Signal();
-        _completion.Task.Wait(TimeSpan.FromSeconds(5));
-        _wake.Dispose();
+        _watch?.Dispose();
+        _connection?.Dispose();
+        _completion.TrySetResult(null);
     }
 
-    private unsafe void Run(string? address, bool systemBus, string serviceName, string objectPath)
+    private void OnSignal(Notification<string?> notification)
     {
-        var self = GCHandle.Alloc(this);
-        BusConnection? bus = null;
-        SdBusSlotHandle? match = null;
-        string? reason = null;
+        if (notification.IsCompletion)
+        {
+            End("D-Bus connection lost: " + notification.CompletionReason.Message);
+            return;
+        }
+
+        if (notification.Value is not { } record || _stopping)
+        {
+            return;
+        }
+
         try
         {
-            bus = BusConnection.Open(address, systemBus);
-            var r = SdBus.MatchSignal(bus.Handle, out var slot, serviceName, objectPath, DBusInterface.Name, DBusInterface.EventSignal, &OnSignal, GCHandle.ToIntPtr(self));
-            BusConnection.Check(r, "subscribe to the Event signal");
-            match = new SdBusSlotHandle(slot);
-            _subscribed.TrySetResult();
-
-            while (true)
-            {
-                // Drain before checking: a Dispose after the drain leaves the eventfd readable.
-                _wake.Drain();
-                if (_stopping)
-                {
-                    break;
-                }
-
-                r = bus.ProcessAll();
-                if (_callbackError is not null)
-                {
-                    break;
-                }
-
-                if (r < 0)
-                {
-                    reason = "D-Bus connection lost: " + Libc.StrError(-r);
-                    break;
-                }
-
-                bus.Wait(_wake, -1);
-            }
-
-            reason ??= _callbackError?.Message;
+            _onEvent(record);
         }
-        catch (BusException e)
-        {
-            reason = e.Message;
-            _subscribed.TrySetException(new DBusClientException("Cannot listen to D-Bus events: " + e.Message, e));
-        }
-        finally
-        {
-            match?.Dispose();
-            bus?.Dispose();
-            self.Free();
-            _completion.TrySetResult(_stopping ? null : reason);
-        }
-    }
-
-    [UnmanagedCallersOnly]
-    private static int OnSignal(IntPtr message, IntPtr userdata, IntPtr error)
-    {
-        if (GCHandle.FromIntPtr(userdata).Target is not DBusEventListener listener)
-        {
-            return 0;
-        }
-
-        // An exception escaping an UnmanagedCallersOnly method ends the process: keep it and stop.
-        try
-        {
-            if (Messages.Signature(message) == "s")
-            {
-                listener._onEvent(Messages.ReadString(message));
-            }
-        }
-#pragma warning disable CA1031
+#pragma warning disable CA1031 // The callback's failure ends listening and is reported through Completion.
         catch (Exception e)
 #pragma warning restore CA1031
         {
-            listener._callbackError = e;
+            End(e.Message);
+            _connection?.Dispose();
         }
-
-        return 0;
     }
+
+    private void End(string reason) => _completion.TrySetResult(_stopping ? null : reason);
 }

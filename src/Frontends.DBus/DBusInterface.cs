@@ -26,14 +26,10 @@ public static class DBusInterface
 
     public const string EventArgument = "event";
 
-    /// <summary>
-    /// The name of every out-argument. sd-bus requires all arguments of a method to be named as
-    /// soon as one is (the in-argument names are upstream's contract), so the JSON answer is
-    /// named too; upstream leaves it unnamed, which no client depends on.
-    /// </summary>
-    public const string OutArgument = "response";
-
     /// <summary>The methods, in catalog order.</summary>
     public static IReadOnlyList<DBusMethod> Methods { get; } =
         [.. ApiCatalog.All.Select(a => new DBusMethod(a, a.DBusArgument, a.Reply is ApiReplyKind.Json or ApiReplyKind.OptionalJson))];
+
+    /// <summary>The methods by name.</summary>
+    internal static IReadOnlyDictionary<string, DBusMethod> ByName { get; } = Methods.ToDictionary(m => m.Name, StringComparer.Ordinal);
 }

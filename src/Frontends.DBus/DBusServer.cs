@@ -1,34 +1,31 @@
-using System.Collections.Concurrent;
-using System.Runtime.InteropServices;
-using CloudHypervisor.EventMonitor;
-using CloudHypervisor.Frontends.DBus.Interop;
 using CloudHypervisor.InternalApi;
 using Serilog;
+using Tmds.DBus.Protocol;
 
 namespace CloudHypervisor.Frontends.DBus;
 
 /// <summary>
 /// The D-Bus frontend: <c>org.cloudhypervisor.DBusApi1</c> on one object path, served through
-/// libsystemd's sd-bus. Threading model: one bus thread ("dbus") owns the connection and makes
-/// every sd-bus call (sd-bus objects are single-threaded). It polls the bus socket and an eventfd;
-/// other threads (API replies completing on the control loop, the event sink) enqueue work and
-/// write the eventfd. A method call is parsed on the bus thread, sent into the control-loop
-/// channel, and answered on the bus thread when the reply arrives, so a slow command never holds
-/// up other calls. If the bus goes away the thread logs it, keeps the process running and
-/// reconnects with backoff, registering the object and re-acquiring the name.
+/// Tmds.DBus.Protocol, a managed implementation of the wire protocol (no native code).
+/// Threading model: the library reads the connection on its own loop and hands each method call
+/// to <see cref="ObjectHandler"/>, which only parses it and sends the command into the
+/// control-loop channel, so the loop goes on reading at once. The answer is written on
+/// whichever thread completes the command; sending is thread-safe (the library queues every
+/// outgoing message in order), so replies and Event signals need no thread of their own. A
+/// supervisor task waits for the connection to end; if the bus goes away it logs it, keeps the
+/// process running and reconnects with backoff, registering the object and re-acquiring the name.
 /// </summary>
 public sealed partial class DBusServer : IAsyncDisposable
 {
     private readonly DBusServerOptions _options;
     private readonly IApiSender _api;
     private readonly ILogger _log;
-    private readonly EventFdHandle _wake = EventFdHandle.Create();
-    private readonly ConcurrentQueue<Action> _work = new();
-    private readonly TaskCompletionSource _started = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private readonly TaskCompletionSource _exited = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private readonly Thread _thread;
-    private readonly VTable _vtable;
-    private GCHandle _self;
+    private readonly ObjectHandler _handler;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private Task _supervisor = Task.CompletedTask;
+    private DBusConnection? _connection;
+    private long _eventsWhileDisconnected;
     private volatile bool _stopping;
     private int _stopCalls;
 
@@ -37,9 +34,7 @@ public sealed partial class DBusServer : IAsyncDisposable
         _options = options;
         _api = api;
         _log = log.ForContext("SourceContext", "dbus");
-        _vtable = CreateVTable();
-        _self = GCHandle.Alloc(this);
-        _thread = new Thread(Run) { IsBackground = true, Name = "dbus" };
+        _handler = new ObjectHandler(this);
     }
 
     /// <summary>The options the server was started with.</summary>
@@ -65,16 +60,9 @@ public sealed partial class DBusServer : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(log);
 
         var server = new DBusServer(options, api, log);
-        server._thread.Start();
-        try
-        {
-            await server._started.Task.WaitAsync(ct);
-        }
-        catch
-        {
-            await server.StopAsync();
-            throw;
-        }
+        var connection = await server.ConnectAsync(ct).ConfigureAwait(false);
+        Volatile.Write(ref server._connection, connection);
+        server._supervisor = server.SuperviseAsync(connection);
 
         events.AddSinkWithReplay(new DBusEventSink(server));
         server._log.Information(
@@ -83,7 +71,7 @@ public sealed partial class DBusServer : IAsyncDisposable
         return server;
     }
 
-    /// <summary>How long a stop waits for the VMM's answers to calls still pending (see <see cref="DeliverLastAnswers"/>).</summary>
+    /// <summary>How long a stop waits for the VMM's answers to calls still pending.</summary>
     internal static readonly TimeSpan StopAnswerGrace = TimeSpan.FromSeconds(1);
 
     /// <summary>
@@ -95,73 +83,91 @@ public sealed partial class DBusServer : IAsyncDisposable
     {
         if (Interlocked.Exchange(ref _stopCalls, 1) != 0)
         {
-            await _exited.Task;
+            await _stopped.Task.ConfigureAwait(false);
             return;
         }
 
         _stopping = true;
-        _wake.Signal();
-        await _exited.Task;
-        _self.Free();
-        _vtable.Dispose();
-        _wake.Dispose();
+        try
+        {
+            // The host stops us right after the control loop ended; its last answers (vmm.shutdown's
+            // own reply) reach us from the thread pool just then.
+            await _handler.WhenNonePending().WaitAsync(StopAnswerGrace).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            await _stop.CancelAsync().ConfigureAwait(false);
+            await _supervisor.ConfigureAwait(false);
+            if (Interlocked.Exchange(ref _connection, null) is { } connection)
+            {
+                await CloseAsync(connection).ConfigureAwait(false);
+            }
+
+            _handler.AbandonPending();
+        }
+        finally
+        {
+            _stop.Dispose();
+            _stopped.TrySetResult();
+        }
     }
 
-    public async ValueTask DisposeAsync() => await StopAsync();
+    public async ValueTask DisposeAsync() => await StopAsync().ConfigureAwait(false);
 
     /// <summary>
-    /// Emits one Event signal. Completes when sd-bus has taken the message, or at once when the
-    /// bus is down or the server stopped (the event is then not signalled). Never blocks.
+    /// Emits one Event signal: queued on the connection at once, never waiting for the bus, or
+    /// not signalled (and counted) while the bus is down. Nothing once the server stops.
     /// </summary>
-    internal Task EmitEventAsync(string record)
+    internal void EmitEvent(string record)
     {
         if (_stopping)
         {
-            return Task.CompletedTask;
+            return;
         }
 
-        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        if (!Post(() =>
+        if (Volatile.Read(ref _connection) is not { } connection)
         {
-            EmitEvent(record);
-            done.TrySetResult();
-        }))
-        {
-            done.TrySetResult();
+            Interlocked.Increment(ref _eventsWhileDisconnected);
+            return;
         }
 
-        return done.Task;
-    }
-
-    /// <summary>
-    /// Runs <paramref name="work"/> on the bus thread; false once the server is stopping, except
-    /// for an answer, which the stopping thread still delivers within its grace.
-    /// </summary>
-    private bool Post(Action work, bool answer = false)
-    {
-        if (_stopping && !answer)
+        if (!FitsInMessage(record, out var bytes))
         {
-            return false;
+            _log.Warning("Event record of {Bytes} bytes not signalled: over the D-Bus message limit", bytes);
+            return;
         }
 
-        _work.Enqueue(work);
         try
         {
-            _wake.Signal();
-            return true;
+            using var writer = connection.GetMessageWriter();
+            writer.WriteSignalHeader(null, _options.ObjectPath, DBusInterface.Name, DBusInterface.EventSignal, "s");
+            writer.WriteString(record);
+            if (!connection.TrySendMessage(writer.CreateMessage()))
+            {
+                Interlocked.Increment(ref _eventsWhileDisconnected);
+            }
         }
         catch (ObjectDisposedException)
         {
-            return false;
+            // Lost and replaced between the read above and the send: the supervisor logs the loss.
+            Interlocked.Increment(ref _eventsWhileDisconnected);
         }
     }
 
-    private static unsafe VTable CreateVTable()
+    /// <summary>
+    /// Room for a message's header and the body's length and NUL: a reply's header holds the
+    /// reply serial, the destination and the signature, and the daemon adds the sender (a unique
+    /// name, at most 255 bytes), all well under this.
+    /// </summary>
+    internal const long MessageAllowance = 1024;
+
+    /// <summary>
+    /// Whether <paramref name="text"/> fits in one message's body beside its header. Its UTF-8
+    /// size is counted only when it could matter (at most 3 bytes a UTF-16 unit); otherwise
+    /// <paramref name="bytes"/> is the length, a lower bound good enough for LargeInputs.
+    /// </summary>
+    internal bool FitsInMessage(string text, out long bytes)
     {
-        var methods = DBusInterface.Methods
-            .Select(m => new VTableMethod(m.Name, m.InSignature, m.OutSignature, m.InArgument, m.HasOutArgument ? DBusInterface.OutArgument : null))
-            .ToList();
-        VTableSignal[] signals = [new(DBusInterface.EventSignal, "s", DBusInterface.EventArgument)];
-        return new VTable(methods, signals, &OnMethodCall);
+        bytes = text.Length * 3L + MessageAllowance <= _options.MaxMessageSize
+            ? text.Length
+            : System.Text.Encoding.UTF8.GetByteCount(text);
+        return bytes + MessageAllowance <= _options.MaxMessageSize;
     }
 }

@@ -14,8 +14,8 @@ public sealed record DBusServerOptions
 
     /// <summary>
     /// An explicit bus address (e.g. <c>unix:path=/tmp/bus</c>) that overrides the session/system
-    /// choice. Null in production, where libsystemd reads DBUS_SESSION_BUS_ADDRESS or
-    /// DBUS_SYSTEM_BUS_ADDRESS; tests set it because .NET cannot change the native environment.
+    /// choice. Null in production, where DBUS_SESSION_BUS_ADDRESS or DBUS_SYSTEM_BUS_ADDRESS
+    /// (or the default socket) says where the bus is; tests point it at a private daemon.
     /// </summary>
     public string? Address { get; init; }
 
@@ -23,6 +23,12 @@ public sealed record DBusServerOptions
     public TimeSpan ReconnectMinDelay { get; init; } = TimeSpan.FromMilliseconds(100);
 
     public TimeSpan ReconnectMaxDelay { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// The largest message the bus carries: the specification's 128 MiB, which dbus-daemon
+    /// enforces by default. Tests lower it together with a daemon's <c>max_message_size</c>.
+    /// </summary>
+    internal long MaxMessageSize { get; init; } = BusConnections.MaxMessageSize;
 
     internal string BusDescription =>
         Address is not null ? $"D-Bus bus {Address}"

@@ -1,21 +1,20 @@
 #if DBUS_API
-using System.Runtime.InteropServices;
 using CloudHypervisor.Frontends.DBus.Tests.Support;
 using CloudHypervisor.TestSupport;
 
 namespace CloudHypervisor.Frontends.DBus.Tests;
 
-/// <summary>Runs alone: these tests change the native process environment that libsystemd reads.</summary>
+/// <summary>Runs alone: these tests change the process environment that the bus address is read from.</summary>
 [CollectionDefinition(nameof(NativeEnvironment), DisableParallelization = true)]
 public sealed class NativeEnvironment;
 
 /// <summary>
-/// The production path (no explicit address): libsystemd finds the session bus through
-/// DBUS_SESSION_BUS_ADDRESS and the system bus through DBUS_SYSTEM_BUS_ADDRESS. .NET's
-/// Environment.SetEnvironmentVariable does not reach the native environment, so setenv(3) does.
+/// The production path (no explicit address): the session bus is found through
+/// DBUS_SESSION_BUS_ADDRESS and the system bus through DBUS_SYSTEM_BUS_ADDRESS, read again at
+/// every connection.
 /// </summary>
 [Collection(nameof(NativeEnvironment))]
-public sealed partial class BusAddressEnvironmentTests
+public sealed class BusAddressEnvironmentTests
 {
     [Theory]
     [InlineData("DBUS_SESSION_BUS_ADDRESS", false)]
@@ -26,7 +25,7 @@ public sealed partial class BusAddressEnvironmentTests
         await using var events = new CloudHypervisor.EventMonitor.EventMonitor();
         await using var vmm = RunningVmm.Start(events);
         var name = "org.cloudhypervisor.Env" + (systemBus ? "System" : "Session");
-        Assert.Equal(0, setenv(variable, bus.Address, 1));
+        Environment.SetEnvironmentVariable(variable, bus.Address);
         try
         {
             var server = await DBusServer.StartAsync(
@@ -44,7 +43,7 @@ public sealed partial class BusAddressEnvironmentTests
         }
         finally
         {
-            Assert.Equal(0, unsetenv(variable));
+            Environment.SetEnvironmentVariable(variable, null);
         }
     }
 
@@ -52,7 +51,7 @@ public sealed partial class BusAddressEnvironmentTests
     public async Task Without_a_reachable_session_bus_start_fails_naming_the_bus()
     {
         await using var events = new CloudHypervisor.EventMonitor.EventMonitor();
-        Assert.Equal(0, setenv("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/session_bus", 1));
+        Environment.SetEnvironmentVariable("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/session_bus");
         try
         {
             var e = await Assert.ThrowsAsync<DBusServerException>(() => DBusServer.StartAsync(
@@ -64,14 +63,8 @@ public sealed partial class BusAddressEnvironmentTests
         }
         finally
         {
-            Assert.Equal(0, unsetenv("DBUS_SESSION_BUS_ADDRESS"));
+            Environment.SetEnvironmentVariable("DBUS_SESSION_BUS_ADDRESS", null);
         }
     }
-
-    [LibraryImport("libc", StringMarshalling = StringMarshalling.Utf8)]
-    private static partial int setenv(string name, string value, int overwrite);
-
-    [LibraryImport("libc", StringMarshalling = StringMarshalling.Utf8)]
-    private static partial int unsetenv(string name);
 }
 #endif

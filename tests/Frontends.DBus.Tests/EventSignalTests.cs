@@ -79,7 +79,7 @@ public sealed class EventSignalTests
         try
         {
             var properties = new Dictionary<string, string> { ["id"] = new string('x', 2000) };
-            // 40 MB of signals cannot fit in a socket buffer: sd-bus queues or the sink drops, and
+            // 40 MB of signals cannot fit in a socket buffer: the connection queues them, and
             // Publish returns either way. Blocked, it would wait for the frozen daemon forever.
             var publishing = Task.Run(() =>
             {

@@ -1,6 +1,8 @@
 #if DBUS_API
+using System.Diagnostics;
 using CloudHypervisor.Frontends.DBus.Tests.Support;
 using CloudHypervisor.InternalApi;
+using CloudHypervisor.TestSupport;
 
 namespace CloudHypervisor.Frontends.DBus.Tests;
 
@@ -55,6 +57,44 @@ public sealed class StartupTests
             DBusServer.StartAsync(vmm.Options with { ServiceName = "not a name", ObjectPath = "/ok" }, new ApiChannel(), events, vmm.Log.Logger, CancellationToken.None));
 
         Assert.Equal("Invalid D-Bus service name 'not a name'", e.Message);
+    }
+
+    // StartAsync's last await is the bus daemon's answer to RequestName, which the library
+    // completes on the connection's read loop; the caller's code after `await StartAsync` ran
+    // there too, so a host (or a test) that then did something synchronous held up every call:
+    // busctl timed out and a test's own first call got NoReply after 25 s.
+    [Fact]
+    public async Task A_caller_that_blocks_right_after_start_does_not_hold_up_calls()
+    {
+        await using var bus = await PrivateBus.StartAsync();
+        await using var events = new CloudHypervisor.EventMonitor.EventMonitor();
+        await using var vmm = RunningVmm.Start(events);
+        var options = new DBusServerOptions { ServiceName = "org.cloudhypervisor.Blocking", ObjectPath = "/org/cloudhypervisor/Blocking", Address = bus.Address };
+
+        // Task.Run has no captured context: after the await the code runs wherever StartAsync's completion ran it.
+        var (exited, exitCode, stderr) = await Task.Run(async () =>
+        {
+            var server = await DBusServer.StartAsync(options, vmm.Channel, events, new LogCollector().Logger, CancellationToken.None);
+            try
+            {
+                using var busctl = Process.Start(new ProcessStartInfo(Tools.Require("busctl"),
+                    ["--address=" + bus.Address, "--timeout=10", "call", options.ServiceName, options.ObjectPath, DBusInterface.Name, "VmmPing"])
+                {
+                    RedirectStandardOutput = true,
+                    RedirectStandardError = true,
+                })!;
+                // Blocks this thread, as synchronous start-up work would.
+                var exited = busctl.WaitForExit(30_000);
+                return (exited, exited ? busctl.ExitCode : -1, exited ? await busctl.StandardError.ReadToEndAsync() : string.Empty);
+            }
+            finally
+            {
+                await server.StopAsync();
+            }
+        });
+
+        Assert.True(exited, "busctl did not return");
+        Assert.True(exitCode == 0, stderr);
     }
 
     [Fact]

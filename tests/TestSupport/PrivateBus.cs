@@ -9,6 +9,7 @@ namespace CloudHypervisor.TestSupport;
 public sealed class PrivateBus : IAsyncDisposable
 {
     private readonly string _dir;
+    private readonly string? _config;
     private Process? _daemon;
 
     // The clients in these tests block pool threads (synchronous DBusClient calls, process waits)
@@ -16,23 +17,50 @@ public sealed class PrivateBus : IAsyncDisposable
     // and reply continuations wait for the pool's slow thread injection (seconds).
     static PrivateBus() => ThreadPool.SetMinThreads(32, 32);
 
-    private PrivateBus(string dir)
+    private PrivateBus(string dir, string? config)
     {
         _dir = dir;
+        _config = config;
         SocketPath = Path.Combine(dir, "bus");
     }
 
     public string SocketPath { get; }
 
-    /// <summary>The address for sd-bus and dbus-send (<c>unix:path=…</c>).</summary>
+    /// <summary>The address for clients and dbus-send (<c>unix:path=…</c>).</summary>
     public string Address => "unix:path=" + SocketPath;
 
     public int DaemonPid => _daemon?.Id ?? 0;
 
-    public static async Task<PrivateBus> StartAsync()
+    /// <summary>
+    /// Starts the daemon. With <paramref name="maxMessageSize"/>, a session bus of its own
+    /// configuration whose daemon refuses (and disconnects the sender of) any larger message, as
+    /// every daemon does past the protocol's 128 MiB.
+    /// </summary>
+    public static async Task<PrivateBus> StartAsync(long? maxMessageSize = null)
     {
         var dir = Directory.CreateTempSubdirectory("ch-dbus-").FullName;
-        var bus = new PrivateBus(dir);
+        string? config = null;
+        if (maxMessageSize is { } max)
+        {
+            config = Path.Combine(dir, "bus.conf");
+            File.WriteAllText(config, $"""
+                <!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+                 "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+                <busconfig>
+                  <type>session</type>
+                  <listen>unix:path={Path.Combine(dir, "bus")}</listen>
+                  <auth>EXTERNAL</auth>
+                  <policy context="default">
+                    <allow send_destination="*" eavesdrop="true"/>
+                    <allow eavesdrop="true"/>
+                    <allow own="*"/>
+                  </policy>
+                  <limit name="max_message_size">{max}</limit>
+                </busconfig>
+                """);
+        }
+
+        var bus = new PrivateBus(dir, config);
         await bus.StartDaemonAsync();
         return bus;
     }
@@ -46,7 +74,10 @@ public sealed class PrivateBus : IAsyncDisposable
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        foreach (var a in new[] { "--session", "--address=" + Address, "--nofork", "--print-address" })
+        string[] args = _config is null
+            ? ["--session", "--address=" + Address, "--nofork", "--print-address"]
+            : ["--config-file=" + _config, "--nofork", "--print-address"];
+        foreach (var a in args)
         {
             start.ArgumentList.Add(a);
         }

@@ -17,54 +17,51 @@ internal sealed class DBusTransport(string serviceName, string objectPath, bool 
 
     public string ErrorHeading => "D-Bus client error";
 
-    // The bus call itself is synchronous; WaitAsync lets --timeout end the wait even so.
-    public Task<CallResult> CallAsync(ApiAction action, string? body, IReadOnlyList<int> fds, CancellationToken cancellationToken) =>
-        Task.Run(() =>
+    public async Task<CallResult> CallAsync(ApiAction action, string? body, IReadOnlyList<int> fds, CancellationToken cancellationToken)
+    {
+        if (fds.Count > 0)
         {
-            if (fds.Count > 0)
-            {
-                // Upstream drops them silently (contract §7.2); a tap that never arrives is worse than an error.
-                throw new TransportException(ExitCodes.Usage,
-                    [ErrorHeading, "File descriptors (fd=) can only be passed over the REST API socket (--api-socket): the D-Bus methods take a JSON string only"]);
-            }
+            // Upstream drops them silently (contract §7.2); a tap that never arrives is worse than an error.
+            throw new TransportException(ExitCodes.Usage,
+                [ErrorHeading, "File descriptors (fd=) can only be passed over the REST API socket (--api-socket): the D-Bus methods take a JSON string only"]);
+        }
 
-            var client = Connect();
-            DBusCallResult answer;
-            try
-            {
-                // A NoContent action takes no argument; an action with a body takes exactly one.
-                answer = client.Call(action.DBusMethod, action.TakesBody ? body ?? string.Empty : null, timeout);
-            }
-            catch (DBusClientException e)
-            {
-                throw new TransportException(ExitCodes.Unreachable, [ErrorHeading, e.Message]);
-            }
+        var client = Connect();
+        DBusCallResult answer;
+        try
+        {
+            // A NoContent action takes no argument; an action with a body takes exactly one.
+            answer = await client.CallAsync(action.DBusMethod, action.TakesBody ? body ?? string.Empty : null, timeout, cancellationToken);
+        }
+        catch (DBusClientException e)
+        {
+            throw new TransportException(ExitCodes.Unreachable, [ErrorHeading, e.Message]);
+        }
 
-            cancellationToken.ThrowIfCancellationRequested();
-            if (!answer.IsError)
-            {
-                // "" means "no body" on D-Bus (contract §4.2): print nothing, as REST's 204;
-                // vmm.shutdown prints the empty line that REST's 200 with an empty body prints.
-                return CallResult.Ok(action.Reply == ApiReplyKind.EmptyOk ? string.Empty
-                    : string.IsNullOrEmpty(answer.Value) ? null : answer.Value);
-            }
+        if (!answer.IsError)
+        {
+            // "" means "no body" on D-Bus (contract §4.2): print nothing, as REST's 204;
+            // vmm.shutdown prints the empty line that REST's 200 with an empty body prints.
+            return CallResult.Ok(action.Reply == ApiReplyKind.EmptyOk ? string.Empty
+                : string.IsNullOrEmpty(answer.Value) ? null : answer.Value);
+        }
 
-            var kind = DBusErrors.KindOf(answer.ErrorName!);
-            var chain = kind is null
-                ? new List<string> { answer.ErrorName!, answer.ErrorMessage ?? string.Empty }
-                : [.. (answer.ErrorMessage ?? string.Empty).Split(": ")];
-            if (answer.ErrorName is "org.freedesktop.DBus.Error.NoReply" or "org.freedesktop.DBus.Error.Timeout")
-            {
-                throw new TransportException(ExitCodes.Timeout, [ErrorHeading, .. chain]);
-            }
+        var kind = DBusErrors.KindOf(answer.ErrorName!);
+        var chain = kind is null
+            ? new List<string> { answer.ErrorName!, answer.ErrorMessage ?? string.Empty }
+            : [.. (answer.ErrorMessage ?? string.Empty).Split(": ")];
+        if (answer.ErrorName is "org.freedesktop.DBus.Error.NoReply" or "org.freedesktop.DBus.Error.Timeout")
+        {
+            throw new TransportException(ExitCodes.Timeout, [ErrorHeading, .. chain]);
+        }
 
-            if (answer.ErrorName is "org.freedesktop.DBus.Error.ServiceUnknown" or "org.freedesktop.DBus.Error.NameHasNoOwner")
-            {
-                throw new TransportException(ExitCodes.Unreachable, [ErrorHeading, .. chain]);
-            }
+        if (answer.ErrorName is "org.freedesktop.DBus.Error.ServiceUnknown" or "org.freedesktop.DBus.Error.NameHasNoOwner")
+        {
+            throw new TransportException(ExitCodes.Unreachable, [ErrorHeading, .. chain]);
+        }
 
-            return new CallResult(false, null, kind ?? ApiErrorKind.Internal, chain);
-        }, cancellationToken).WaitAsync(cancellationToken);
+        return new CallResult(false, null, kind ?? ApiErrorKind.Internal, chain);
+    }
 
     public async IAsyncEnumerable<string> EventsAsync(long? since, bool follow, [EnumeratorCancellation] CancellationToken cancellationToken)
     {

@@ -18,8 +18,11 @@ public sealed class ServedVmm : IAsyncDisposable
 {
     private readonly RunningVmm _vmm;
 
-    private ServedVmm(PrivateBus bus, CloudHypervisor.EventMonitor.EventMonitor events, RunningVmm vmm, string name)
+    private readonly long? _maxMessageSize;
+
+    private ServedVmm(PrivateBus bus, CloudHypervisor.EventMonitor.EventMonitor events, RunningVmm vmm, string name, long? maxMessageSize)
     {
+        _maxMessageSize = maxMessageSize;
         Bus = bus;
         Events = events;
         Channel = vmm.Channel;
@@ -43,14 +46,19 @@ public sealed class ServedVmm : IAsyncDisposable
         Address = Bus.Address,
         ReconnectMinDelay = TimeSpan.FromMilliseconds(50),
         ReconnectMaxDelay = TimeSpan.FromMilliseconds(400),
+        MaxMessageSize = _maxMessageSize ?? BusConnections.MaxMessageSize,
     };
 
-    public static async Task<ServedVmm> StartAsync()
+    /// <summary>
+    /// With <paramref name="maxMessageSize"/>, the bus daemon and the server both take that as the
+    /// largest message (the real limit, 128 MiB, scaled down so a test need not build 128 MiB).
+    /// </summary>
+    public static async Task<ServedVmm> StartAsync(long? maxMessageSize = null)
     {
-        var bus = await PrivateBus.StartAsync();
+        var bus = await PrivateBus.StartAsync(maxMessageSize);
         var events = new CloudHypervisor.EventMonitor.EventMonitor();
         events.Publish(CloudHypervisor.EventMonitor.Events.Vmm.Starting);
-        var vmm = new ServedVmm(bus, events, RunningVmm.Start(events), "org.cloudhypervisor.T" + Guid.NewGuid().ToString("N")[..12]);
+        var vmm = new ServedVmm(bus, events, RunningVmm.Start(events), "org.cloudhypervisor.T" + Guid.NewGuid().ToString("N")[..12], maxMessageSize);
         vmm.Server = await DBusServer.StartAsync(vmm.Options, vmm.Channel, events, vmm.Log.Logger, CancellationToken.None);
         // vmm/starting is replayed to the bus by the sink's own pump: let it go out now, so that a
         // test's listener never sees it arrive after the events the test causes.
