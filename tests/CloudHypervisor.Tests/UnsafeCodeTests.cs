@@ -28,9 +28,22 @@ public sealed partial class UnsafeCodeTests
             }
 
             var lines = File.ReadAllLines(file);
+            var insideSafeType = false;
             for (var i = 0; i < lines.Length; i++)
             {
-                if (IsSite(lines, i) && !HasSafetyComment(lines, i))
+                if (IsUnsafeType(lines[i]))
+                {
+                    // The type's own comment covers the pointer code in its members.
+                    insideSafeType = HeaderSaysSafety(lines, i) || HasSafetyComment(lines, i);
+                    if (!insideSafeType)
+                    {
+                        missing.Add($"{Path.GetRelativePath(src, file)}:{i + 1}: {lines[i].Trim()}");
+                    }
+
+                    continue;
+                }
+
+                if (!insideSafeType && IsSite(lines, i) && !HasSafetyComment(lines, i))
                 {
                     missing.Add($"{Path.GetRelativePath(src, file)}:{i + 1}: {lines[i].Trim()}");
                 }
@@ -50,6 +63,36 @@ public sealed partial class UnsafeCodeTests
         Assert.False(IsSite(["Span<byte> b = stackalloc byte[4];"], 0));
         Assert.False(IsSite(["[LibraryImport(\"libc\")]", "public static unsafe partial int poll(pollfd* fds, nuint n, int t);"], 1));
         Assert.False(IsSite(["internal unsafe struct kvm_fpu"], 0));
+        string[] type = ["// SAFETY: buffers on the stack only.", "/// <summary>A type.</summary>", "[SkipLocalsInit]", "internal sealed unsafe class T"];
+        Assert.True(IsUnsafeType(type[3]));
+        Assert.True(HeaderSaysSafety(type, 3));
+        Assert.False(HeaderSaysSafety(["int x;", "/// <summary>A type.</summary>", "internal static unsafe class T"], 2));
+    }
+
+    private static bool IsUnsafeType(string line)
+    {
+        var code = Code(line);
+        return UnsafeKeyword().IsMatch(code) && TypeDeclaration().IsMatch(code);
+    }
+
+    /// <summary>A SAFETY comment in the comment and attribute block right above a declaration.</summary>
+    private static bool HeaderSaysSafety(string[] lines, int index)
+    {
+        for (var i = index - 1; i >= 0; i--)
+        {
+            var line = lines[i].Trim();
+            if (line.Contains("// SAFETY:", StringComparison.Ordinal))
+            {
+                return true;
+            }
+
+            if (!(line.StartsWith("//", StringComparison.Ordinal) || line.StartsWith('[')))
+            {
+                return false;
+            }
+        }
+
+        return false;
     }
 
     private static bool IsSite(string[] lines, int index)
@@ -102,4 +145,7 @@ public sealed partial class UnsafeCodeTests
 
     [GeneratedRegex(@"\bstruct\b")]
     private static partial Regex StructDeclaration();
+
+    [GeneratedRegex(@"\b(class|record)\b")]
+    private static partial Regex TypeDeclaration();
 }
