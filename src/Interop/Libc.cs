@@ -8,6 +8,8 @@ namespace CloudHypervisor.Interop;
 /// partial class there. Callers outside the Interop folders use the span and SafeHandle wrappers at
 /// the bottom, so <c>unsafe</c> stays in these files.
 /// </summary>
+// SAFETY: pointers are only passed through to libc; each wrapper below pins or stack-allocates
+// what it passes and says so.
 internal static unsafe partial class Libc
 {
     public const int EINTR = 4;

@@ -5,6 +5,8 @@ namespace CloudHypervisor.Interop;
 // SCM_RIGHTS over a Unix stream socket: the only way a descriptor crosses from ch-remote to the
 // VMM (contract §1.6, §7.1). One file for both ends, compiled into the REST frontend (recvmsg)
 // and linked into ch-remote (sendmsg), so the message layout exists once (DESIGN.md rule 5).
+// SAFETY: every pointer here points into this frame (the control buffer, iovec, msghdr) or into
+// a span pinned by fixed; CollectFds walks only the controllen bytes the kernel wrote.
 internal static unsafe partial class ScmRights
 {
     public const int MSG_CTRUNC = 0x8;

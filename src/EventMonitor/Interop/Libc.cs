@@ -5,6 +5,7 @@ namespace CloudHypervisor.Interop;
 // The event file's own calls, added to the shared Libc (src/Interop/Libc.cs): O_APPEND, so
 // records follow the file's end after a copytruncate, and fstat/ftruncate, so a record that did
 // not fit on a full disk is cut away again.
+// SAFETY: as in src/Interop/Libc.cs; the fstat wrapper passes a struct stat on its frame.
 internal static unsafe partial class Libc
 {
     public const int O_APPEND = 0x400;

@@ -6,6 +6,7 @@ namespace CloudHypervisor.Interop;
 // src/Interop: the lock file's flock, a Unix socket bound and chmod-ed before it listens, so no
 // client can connect while the socket still has the process umask's mode, and statx, which tells
 // a socket file from anything else at the socket path.
+// SAFETY: as in src/Interop/Libc.cs; FileTypeAt and BindUnix pass only buffers on their frame.
 internal static unsafe partial class Libc
 {
     public const int O_RDWR = 0x2;

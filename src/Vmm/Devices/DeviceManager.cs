@@ -382,6 +382,7 @@ public sealed class DeviceManager : IDisposable
 }
 
 /// <summary>Opens disk images: format detection, the O_DIRECT and read-only modes, and upstream's lock.</summary>
+// SAFETY: ReadAligned's span covers exactly the 4096-byte aligned block it allocates and frees.
 public static unsafe class DiskImages
 {
     /// <summary>512 bytes at a sector-aligned offset, read through an aligned buffer so O_DIRECT files work too.</summary>

@@ -7,6 +7,8 @@ namespace CloudHypervisor.Vmm.Host;
 /// queue notifications (KVM signals them by ioeventfd without an exit to user space) and
 /// signal them to raise MSI-X vectors (KVM injects on irqfd). The only native call is in Libc.
 /// </summary>
+// SAFETY: read/write pass an 8-byte counter on the caller's frame with its size; the pollfd array
+// is stack-allocated with one entry per descriptor polled and passed with that count.
 public sealed unsafe class EventFd : IDisposable
 {
     private readonly FdHandle _fd;

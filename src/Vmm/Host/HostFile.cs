@@ -27,6 +27,7 @@ public sealed class HostFileException(string message, bool locked = false) : Exc
 /// write lock otherwise; the whole file, or bytes [0, size) for lock_granularity=byte-range),
 /// and the few calls RandomAccess lacks (hole punching, zero ranges, fdatasync).
 /// </summary>
+// SAFETY: the struct flock passed to fcntl lives on the caller's frame for the call.
 public sealed unsafe class HostFile : IDisposable
 {
     private HostFile(SafeFileHandle handle, bool direct)

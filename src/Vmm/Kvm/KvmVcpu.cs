@@ -173,6 +173,8 @@ internal sealed class KvmVcpu : IDisposable
     {
         ref var mmio = ref Fd.MmioExit;
         var length = (int)Math.Min(mmio.len, 8);
+        // SAFETY: mmio.data is the 8-byte buffer inside the vCPU's kvm_run mapping, which lives as
+        // long as this vCPU, and length is clamped to 8.
         fixed (byte* p = mmio.data)
         {
             var data = new Span<byte>(p, length);
@@ -199,7 +201,7 @@ internal sealed class KvmVcpu : IDisposable
         _exit(exit);
     }
 
-    private unsafe string DescribeInternalError()
+    private string DescribeInternalError()
     {
         ref var error = ref Fd.InternalExit;
         var kind = error.suberror switch

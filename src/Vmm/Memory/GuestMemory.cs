@@ -16,6 +16,8 @@ public sealed record GuestRamRegion(ulong GuestAddress, ulong Size, ulong HostOf
 /// <see cref="PlatformLayout"/> (below the 32-bit MMIO hole, the rest from 4 GiB). Every accessor
 /// checks that the whole access lies inside one region, so a bad guest address cannot reach host memory.
 /// </summary>
+// SAFETY: every pointer comes from Translate, which returns one only when the whole access
+// [gpa, gpa + length) lies inside one RAM region of the mapping, and the mapping lives until Dispose.
 public sealed unsafe class GuestMemory : IDisposable
 {
     private readonly MmapHandle _mapping;

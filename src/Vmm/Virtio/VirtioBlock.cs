@@ -14,6 +14,8 @@ namespace CloudHypervisor.Vmm.Virtio;
 /// between the image and guest RAM (through an aligned bounce buffer with O_DIRECT). Counters
 /// carry upstream's names (read_bytes, write_ops, read_latency_avg in µs, ...).
 /// </summary>
+// SAFETY: the only pointer is _bounce, an aligned native buffer of the largest request this
+// device accepts, allocated once and freed in Dispose; spans over it never exceed that length.
 public sealed unsafe class VirtioBlock : IVirtioDevice
 {
     public const int SectorSize = 512;

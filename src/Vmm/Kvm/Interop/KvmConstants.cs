@@ -4,6 +4,7 @@ namespace CloudHypervisor.Vmm.Kvm.Interop;
 /// KVM ioctl request numbers, computed with the kernel's _IO/_IOR/_IOW/_IOWR encoding from the
 /// struct sizes, so a wrong struct size shows up as a wrong request number in the tests.
 /// </summary>
+// SAFETY: no pointers; unsafe only for sizeof of the blittable KVM structs.
 internal static unsafe class KvmIoctls
 {
     private const uint KVMIO = 0xAE;

@@ -6,6 +6,8 @@ namespace CloudHypervisor.Vmm.Kvm.Interop;
 /// The libc calls the KVM backend needs. This folder is the only place in Vmm that calls native
 /// code; callers above it see SafeHandles and <see cref="KvmException"/>.
 /// </summary>
+// SAFETY: declarations only: pointers are passed through to libc by the callers in this folder,
+// each of which says why its buffer is valid for the call.
 internal static unsafe partial class Libc
 {
     private const string LibcName = "libc";

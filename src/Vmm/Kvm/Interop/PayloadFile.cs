@@ -11,6 +11,8 @@ namespace CloudHypervisor.Vmm.Kvm.Interop;
 /// the caller before anything is read, and the read checks the cancellation token between chunks,
 /// so vm.delete and vmm.shutdown can stop a boot that reads a large file.
 /// </summary>
+// SAFETY: fstat writes into a struct stat on this frame; read gets a pointer into the pinned
+// array at `done` and at most the bytes left in it.
 internal static unsafe class PayloadFile
 {
     /// <summary>Bytes read between two looks at the cancellation token.</summary>
