@@ -4,6 +4,8 @@ namespace CloudHypervisor.Vmm.Kvm.Interop;
 
 // The tun/tap and network-interface ioctls a virtio-net backend needs (linux/if_tun.h,
 // linux/sockios.h). They stay in this folder with every other native call of Vmm.
+// SAFETY: declarations and structs with fixed buffers only; the tap code passes each struct
+// from its own frame.
 internal static unsafe partial class Libc
 {
     public const int AF_INET = 2;
