@@ -62,6 +62,33 @@ public sealed class HotplugTests : IDisposable
     }
 
     [Fact]
+    public async Task The_kits_hotplug_driver_finds_PHPR_in_our_DSDT_reads_the_added_disk_and_ejects_it()
+    {
+        var image = Path.Combine(_dir, "disk.img");
+        var bytes = new byte[1 << 20];
+        "KIT-HOTPLUG-SEC0"u8.CopyTo(bytes);
+        File.WriteAllBytes(image, bytes);
+        using var vmm = Executable.Start(
+        [
+            "--api-socket", $"path={Socket}", "--event-monitor", $"path={EventFile}", "--kernel", Guests.Path("pci-hotplug"),
+            "--cmdline", "hp.adds=1 hp.removes=1 hp.timeout=60", "--memory", "size=64M", "--console", "off", "--serial", $"file={Serial}",
+        ]);
+        await Curl.WaitForApiAsync(Socket, vmm, TimeSpan.FromSeconds(30));
+        var start = await KitGuestTests.WaitForLineAsync(() => KitGuestTests.ReadShared(Serial), "waiting for 1 additions and 1 removals", vmm);
+        Assert.Contains($"PHPR at 0x{0xFEB01000:x}", start, StringComparison.Ordinal);
+
+        Assert.Equal(200, (await Curl.SendAsync(Socket, "PUT", "vm.add-disk", $$"""{"path":"{{image}}"}""")).Status);
+        var read = await KitGuestTests.WaitForLineAsync(() => KitGuestTests.ReadShared(Serial), "pci-hotplug: ok 00:02.0", vmm);
+        Assert.Contains("pci-hotplug: ok 00:02.0 capacity 2048 sectors, sector 0 begins 4b49542d484f54504c55472d53454330", read, StringComparison.Ordinal);
+        Assert.Equal(204, (await Curl.SendAsync(Socket, "PUT", "vm.remove-device", """{"id":"_disk0"}""")).Status);
+
+        var done = await KitGuestTests.WaitForLineAsync(() => KitGuestTests.ReadShared(Serial), "pci-hotplug: ok 1 additions and 1 removals", vmm);
+        Assert.Contains("pci-hotplug: ejected slot 2", done, StringComparison.Ordinal);
+        Assert.Equal("_disk0", (await WaitForEventAsync("device-removed")).GetProperty("properties").GetProperty("id").GetString());
+        Assert.Equal(200, (await Curl.SendAsync(Socket, "PUT", "vmm.shutdown")).Status);
+    }
+
+    [Fact]
     public async Task Removing_a_built_in_device_or_adding_what_cannot_be_built_answers_a_typed_error()
     {
         using var vmm = Executable.Start(
