@@ -38,7 +38,8 @@ public sealed partial class VmmControlLoop
             State = VmmPhases.StateOf(phase)!.Value,
             // The backend has no balloon or virtio-mem yet, so the actual size is the configured one.
             MemoryActualSize = MemorySize.Configured(_config!),
-            DeviceTree = _deviceTree is null ? null : new Dictionary<string, DeviceNode>(_deviceTree),
+            // Live once booted: a device the guest ejected leaves the tree when it goes.
+            DeviceTree = _deviceTree is null ? null : new Dictionary<string, DeviceNode>(_vm?.DeviceTree ?? _deviceTree),
         };
         return Answer(ApiResult.Ok(ApiJson.Serialize(info, ApiJsonContext.Default.VmInfo)));
     }
@@ -166,9 +167,11 @@ public sealed partial class VmmControlLoop
             return Answer(ApiError.For(action, ApiErrorKind.NotFound, $"No device with id \"{id}\" to remove"));
         }
 
-        if (_vm is not null)
+        // A booted VM: the guest is asked to eject the device (it goes, and vm/device-removed is
+        // emitted, when it does); the config forgets it at once, as upstream.
+        if (_vm is { } vm && Try(action, () => vm.HotUnplug(id)) is { } error)
         {
-            return Answer(Unsupported(action, "Removing a device from a booted VM (hot-unplug)"));
+            return Answer(error);
         }
 
         _config = edited;
@@ -209,13 +212,35 @@ public sealed partial class VmmControlLoop
             return Answer(invalid);
         }
 
-        if (_vm is not null)
+        if (_vm is { } vm)
         {
-            return Answer(Unsupported(action, "Hot-plugging a device into a booted VM"));
+            return Answer(HotPlug(action, vm, added.Config!));
         }
 
         _config = added.Config!;
         return Answer(ApiResult.Ok());
+    }
+
+    /// <summary>
+    /// Hot add, as upstream: the new entry gets the next id of the boot's counter, the backend
+    /// builds it and signals the guest, the config follows at once, and the answer is 200 with
+    /// PciDeviceInfo. A backend failure leaves the config as it was.
+    /// </summary>
+    private ApiResult HotPlug(ApiAction action, Hypervisor.IGuestVm vm, VmConfig config)
+    {
+        DeviceIds.AssignNew(_deviceIds ??= DeviceIds.Assign(_config!.Clone()), config);
+        var before = DeviceIds.InUse(_config!).ToHashSet(StringComparer.Ordinal);
+        var id = DeviceIds.InUse(config).First(i => !before.Contains(i));
+        string? bdf = null;
+        if (Try(action, () => bdf = vm.HotPlug(config, id)) is { } error)
+        {
+            return error;
+        }
+
+        _config = config;
+        _deviceTree = new Dictionary<string, DeviceNode>(vm.DeviceTree);
+        var info = new PciDeviceInfo { Id = id, Bdf = bdf! };
+        return ApiResult.Ok(ApiJson.Serialize(info, ApiJsonContext.Default.PciDeviceInfo));
     }
 
     /// <summary>Validates an edited config (payload not required: it may not be set yet) and stores it.</summary>

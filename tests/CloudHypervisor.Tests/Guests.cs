@@ -30,7 +30,7 @@ internal static class Guests
         var root = RepoRoot();
         var built = System.IO.Path.Combine(root, "out", "guests");
         // A build from before the kit (or before its newest guest) is stale: build afresh then.
-        if (File.Exists(System.IO.Path.Combine(built, "poweroff")) && File.Exists(System.IO.Path.Combine(built, "virtio-hostile")))
+        if (File.Exists(System.IO.Path.Combine(built, "poweroff")) && File.Exists(System.IO.Path.Combine(built, "virtio-hostile")) && File.Exists(System.IO.Path.Combine(built, "hotplug")) && File.Exists(System.IO.Path.Combine(built, "pci-hotplug")))
         {
             return built;
         }

@@ -77,6 +77,26 @@ public static class DeviceIds
         return allocator;
     }
 
+    /// <summary>Hot add on a booted VM: ids for entries without one come from the allocator the boot used, so the counter goes on.</summary>
+    public static void AssignNew(DeviceIdAllocator allocator, VmConfig config)
+    {
+        ArgumentNullException.ThrowIfNull(allocator);
+        ArgumentNullException.ThrowIfNull(config);
+        AssignAll(allocator, config.Disks, DiskPrefix);
+        AssignAll(allocator, config.Net, NetPrefix);
+        AssignAll(allocator, config.Fs, FsPrefix);
+        AssignAll(allocator, config.Pmem, PmemPrefix);
+        if (config.Vsock is { Id: null } vsock)
+        {
+            vsock.Id = allocator.Next(VsockPrefix);
+        }
+
+        AssignAll(allocator, config.Vdpa, VdpaPrefix);
+        AssignAll(allocator, config.GenericVhostUser, GenericVhostUserPrefix);
+        AssignAll(allocator, config.Devices, VfioPrefix);
+        AssignAll(allocator, config.UserDevices, VfioUserPrefix);
+    }
+
     /// <summary>The id a singleton device is known by: the configured one, else upstream's fixed name.</summary>
     public static string Effective(IPciDeviceConfig device, string fixedName)
     {

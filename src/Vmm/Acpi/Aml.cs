@@ -29,6 +29,7 @@ public static class Aml
     public const byte Local0Op = 0x60;
     public const byte Arg0Op = 0x68;
     public const byte StoreOp = 0x70;
+    public const byte ShiftLeftOp = 0x79;
     public const byte AndOp = 0x7B;
     public const byte NotifyOp = 0x86;
     public const byte LEqualOp = 0x93;
@@ -275,6 +276,15 @@ public static class Aml
 
     /// <summary>DefNotify := NotifyOp NotifyObject NotifyValue.</summary>
     public static byte[] Notify(string target, ulong value) => Concat([NotifyOp], NameString(target), Integer(value));
+
+    /// <summary>DefNotify with a computed value (e.g. an argument): NotifyOp NotifyObject TermArg.</summary>
+    public static byte[] Notify(string target, byte[] value) => Concat([NotifyOp], NameString(target), value);
+
+    /// <summary>DefShiftLeft := ShiftLeftOp Operand ShiftCount Target; an empty target is NullName.</summary>
+    public static byte[] ShiftLeft(byte[] value, byte[] count, byte[]? target = null) => Concat([ShiftLeftOp], value, count, target ?? [0x00]);
+
+    /// <summary>MethodInvocation := NameString TermArgList (the callee's argument count decides how many follow).</summary>
+    public static byte[] Call(string method, params byte[][] args) => Concat(NameString(method), Concat(args));
 
     /// <summary>DefReturn := ReturnOp ArgObject.</summary>
     public static byte[] Return(byte[] value) => Concat([ReturnOp], value);

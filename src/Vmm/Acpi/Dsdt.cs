@@ -8,7 +8,7 @@ namespace CloudHypervisor.Vmm.Acpi;
 /// The Differentiated System Description Table: the AML namespace of our platform. It says what
 /// the FADT cannot in hardware-reduced mode: the S5 sleep type, the power button (a PNP0C0C
 /// device notified by the Generic Event Device, ACPI0013, on GSI <see cref="PlatformLayout.GedIrq"/>),
-/// COM1 and the CMOS RTC.
+/// COM1, the CMOS RTC, the PCI host bridges and the ACPI PCI hot-plug controller.
 /// </summary>
 internal static class Dsdt
 {
@@ -28,7 +28,65 @@ internal static class Dsdt
         // \_S5: {SLP_TYPa, SLP_TYPb, reserved, reserved}.
         Acpi.Aml.Name("_S5", Acpi.Aml.Package(
             Acpi.Aml.Integer(S5SleepType), Acpi.Aml.Integer(S5SleepType), Acpi.Aml.Integer(0), Acpi.Aml.Integer(0))),
-        Acpi.Aml.Scope("\\_SB", [PowerButton(), GenericEventDevice(), Com1(), Rtc(), .. PciHostBridges(pci ?? [])]));
+        // PHPR first: the GED's _EVT and every slot's _EJ0 call its methods, and an AML reader
+        // (iasl, a disassembler) must know a method's argument count before the call.
+        Acpi.Aml.Scope("\\_SB", [.. HotplugController(pci ?? []), PowerButton(), GenericEventDevice(pci is { Count: > 0 }), Com1(), Rtc(), .. PciHostBridges(pci ?? [])]));
+
+    /// <summary>
+    /// \_SB_.PHPR, upstream's ACPI PCI hot-plug controller: PCIU/PCID/B0EJ/PSEG in a 16-byte
+    /// region, PCEJ(slot, segment) to eject a slot, PSCN to look at every segment (the GED's PCI
+    /// event runs it).
+    /// </summary>
+    private static byte[][] HotplugController(IReadOnlyList<PciSegmentLayout> segments)
+    {
+        if (segments.Count == 0)
+        {
+            return [];
+        }
+
+        return [Acpi.Aml.Device("PHPR",
+            Acpi.Aml.Name("_HID", Acpi.Aml.EisaId("PNP0A06")),
+            Acpi.Aml.Name("_UID", Acpi.Aml.String("PCI Hotplug Controller")),
+            Acpi.Aml.Name("_CRS", Acpi.Aml.ResourceTemplate(
+                AmlResource.Memory32Fixed(true, (uint)PlatformLayout.PciHotplugStart, (uint)PlatformLayout.PciHotplugSize))),
+            Acpi.Aml.OperationRegion("PCST", AmlRegionSpace.SystemMemory, PlatformLayout.PciHotplugStart, PlatformLayout.PciHotplugSize),
+            Acpi.Aml.Field("PCST", AmlFieldAccess.DWordAcc, AmlFieldUpdate.WriteAsZeros,
+                new AmlFieldUnit("PCIU", 32), new AmlFieldUnit("PCID", 32), new AmlFieldUnit("B0EJ", 32), new AmlFieldUnit("PSEG", 32)),
+            Acpi.Aml.Method("PCEJ", 2, serialized: true,
+                Acpi.Aml.Store(Acpi.Aml.Arg(1), Acpi.Aml.Ref("PSEG")),
+                Acpi.Aml.ShiftLeft(Acpi.Aml.Integer(1), Acpi.Aml.Arg(0), Acpi.Aml.Ref("B0EJ")),
+                Acpi.Aml.Return(Acpi.Aml.Integer(0))),
+            Acpi.Aml.Method("PSCN", 0, serialized: true,
+                [.. segments.Select(s => Acpi.Aml.Call($"\\_SB_.PC{s.Id:X2}.PCNT"))]))];
+    }
+
+    /// <summary>
+    /// What each host bridge needs for hot-plug: a device per slot with _ADR, _SUN and an _EJ0
+    /// that asks PHPR to eject it, DVNT to notify the slots of a bitmap, and PCNT, which reads the
+    /// segment's added (device check, 1) and to-be-removed (eject request, 3) bitmaps.
+    /// </summary>
+    private static byte[][] HotplugSlots(ushort segment)
+    {
+        var slots = new List<byte[]>();
+        var notifies = new List<byte[]>();
+        for (var slot = 1; slot < PciSegment.Slots; slot++)
+        {
+            var name = $"S{slot:D3}";
+            slots.Add(Acpi.Aml.Device(name,
+                Acpi.Aml.Name("_ADR", Acpi.Aml.Integer((ulong)slot << 16)),
+                Acpi.Aml.Name("_SUN", Acpi.Aml.Integer((ulong)slot)),
+                Acpi.Aml.Method("_EJ0", 1, serialized: false,
+                    Acpi.Aml.Call("\\_SB_.PHPR.PCEJ", Acpi.Aml.Integer((ulong)slot), Acpi.Aml.Integer(segment)))));
+            notifies.Add(Acpi.Aml.If(Acpi.Aml.And(Acpi.Aml.Arg(0), Acpi.Aml.Integer(1UL << slot)), Acpi.Aml.Notify(name, Acpi.Aml.Arg(1))));
+        }
+
+        slots.Add(Acpi.Aml.Method("DVNT", 2, serialized: false, [.. notifies]));
+        slots.Add(Acpi.Aml.Method("PCNT", 0, serialized: true,
+            Acpi.Aml.Store(Acpi.Aml.Integer(segment), Acpi.Aml.Ref("\\_SB_.PHPR.PSEG")),
+            Acpi.Aml.Call("DVNT", Acpi.Aml.Ref("\\_SB_.PHPR.PCIU"), Acpi.Aml.Integer(1)),
+            Acpi.Aml.Call("DVNT", Acpi.Aml.Ref("\\_SB_.PHPR.PCID"), Acpi.Aml.Integer(3))));
+        return [.. slots];
+    }
 
     /// <summary>
     /// One PCI Express host bridge per segment (PNP0A08, compatible PNP0A03) with _SEG, _BBN 0 and
@@ -57,13 +115,16 @@ internal static class Dsdt
             resources.Add(AmlResource.DWordMemory((uint)s.Mmio32Start, (uint)s.Mmio32Size));
             resources.Add(AmlResource.QWordMemory(s.Mmio64Start, s.Mmio64Size));
             bridges.Add(Acpi.Aml.Device($"PC{s.Id:X2}",
+            [
                 Acpi.Aml.Name("_HID", Acpi.Aml.EisaId("PNP0A08")),
                 Acpi.Aml.Name("_CID", Acpi.Aml.EisaId("PNP0A03")),
                 Acpi.Aml.Name("_ADR", Acpi.Aml.Integer(0)),
                 Acpi.Aml.Name("_SEG", Acpi.Aml.Integer(s.Id)),
                 Acpi.Aml.Name("_UID", Acpi.Aml.Integer(s.Id)),
                 Acpi.Aml.Name("_BBN", Acpi.Aml.Integer(0)),
-                Acpi.Aml.Name("_CRS", Acpi.Aml.ResourceTemplate([.. resources]))));
+                Acpi.Aml.Name("_CRS", Acpi.Aml.ResourceTemplate([.. resources])),
+                .. HotplugSlots(s.Id),
+            ]));
         }
 
         bridges.Add(Acpi.Aml.Device("MRES",
@@ -82,7 +143,7 @@ internal static class Dsdt
     /// GED (§5.6.9): its _CRS lists the interrupt, and on that interrupt the OSPM runs _EVT, which
     /// reads (and thereby clears) the event register and notifies the devices whose bits are set.
     /// </summary>
-    private static byte[] GenericEventDevice() => Acpi.Aml.Device("GED0",
+    private static byte[] GenericEventDevice(bool pciHotplug) => Acpi.Aml.Device("GED0",
         Acpi.Aml.Name("_HID", Acpi.Aml.String("ACPI0013")),
         Acpi.Aml.Name("_UID", Acpi.Aml.Integer(0)),
         Acpi.Aml.Name("_CRS", Acpi.Aml.ResourceTemplate(
@@ -92,7 +153,10 @@ internal static class Dsdt
         Acpi.Aml.Method("_EVT", 1, serialized: true,
             Acpi.Aml.Store(Acpi.Aml.Ref("GDAT"), Acpi.Aml.Local(0)),
             Acpi.Aml.If(Acpi.Aml.And(Acpi.Aml.Local(0), Acpi.Aml.Integer(PlatformLayout.GedEventPowerButton)),
-                Acpi.Aml.Notify("PWRB", PowerButtonPressed))));
+                Acpi.Aml.Notify("PWRB", PowerButtonPressed)),
+            pciHotplug
+                ? Acpi.Aml.If(Acpi.Aml.And(Acpi.Aml.Local(0), Acpi.Aml.Integer(PlatformLayout.GedEventPciHotplug)), Acpi.Aml.Call("\\_SB_.PHPR.PSCN"))
+                : []));
 
     private static byte[] Com1() => Acpi.Aml.Device("COM1",
         Acpi.Aml.Name("_HID", Acpi.Aml.EisaId("PNP0501")),

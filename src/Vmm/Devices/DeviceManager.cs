@@ -68,7 +68,7 @@ public sealed class DeviceManager : IDisposable
     private readonly IIoEventRegistry _ioEvents;
     private readonly IGuestEvents _events;
     private readonly ILogger _logger;
-    private readonly Dictionary<string, VirtioBlock> _disks = [];
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, VirtioBlock> _disks = [];
 
     public DeviceManager(VmConfig config, GuestMemory memory, IInterruptController interrupts, IIoEventRegistry ioEvents,
         IoBus pio, IoBus mmio, DeviceRegistry registry, IGuestEvents events, ILogger logger, ConsoleEndpoint? console = null)
@@ -110,6 +110,9 @@ public sealed class DeviceManager : IDisposable
 
             Segments.Add(segment);
         }
+
+        HotplugController = new PciHotplugController(Segments.Count, Eject);
+        mmio.Register(PlatformLayout.PciHotplugStart, PlatformLayout.PciHotplugSize, "__pci_hotplug", HotplugController);
 
         // As upstream, the virtio console comes first (00:01.0 unless pci_device_id says otherwise).
         if (console is not null)
@@ -155,6 +158,15 @@ public sealed class DeviceManager : IDisposable
 
     public List<PciSegment> Segments { get; } = [];
 
+    /// <summary>\_SB_.PHPR: where the guest learns of added and removed slots, and ejects them.</summary>
+    public PciHotplugController? HotplugController { get; private set; }
+
+    /// <summary>Raised after a hot-plug change for the guest to see (the GED's PCI event).</summary>
+    public Action? NotifyGuest { get; set; }
+
+    private readonly Dictionary<string, (ushort Segment, int Slot, VirtioPciDevice Transport)> _placed = [];
+    private readonly Lock _hotplugLock = new();
+
     public DeviceRegistry Registry { get; }
 
     /// <summary>Stops a console endpoint's input going to a device of this VM when the VM goes.</summary>
@@ -163,7 +175,7 @@ public sealed class DeviceManager : IDisposable
         public void Dispose() => endpoint.RouteInput(null);
     }
 
-    private void AddVirtio(IVirtioDevice device, ushort segmentId, byte? slot, IDisposable? alongside = null)
+    private string AddVirtio(IVirtioDevice device, ushort segmentId, byte? slot, IDisposable? alongside = null)
     {
         VirtioPciDevice transport;
         try
@@ -207,6 +219,121 @@ public sealed class DeviceManager : IDisposable
             Counters = device.Counters,
             Owner = alongside,
         });
+        lock (_hotplugLock)
+        {
+            _placed[device.Id] = (segmentId, placed, transport);
+        }
+
+        return segment.Bdf(placed);
+    }
+
+    /// <summary>
+    /// Hot-plug, as upstream on x86-64: the device <paramref name="id"/> of <paramref name="config"/>
+    /// (already validated and given its id) is built and placed now, its slot is marked in PCIU and
+    /// the GED tells the guest. Returns the new function's BDF. Devices this VMM cannot add answer
+    /// a typed error naming them.
+    /// </summary>
+    public string HotPlug(VmConfig config, string id)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        Refuse(config);
+        string bdf;
+        if ((config.Disks ?? []).Find(d => d.Id == id) is { } disk)
+        {
+            var block = new VirtioBlock(id, DiskImages.Open(id, disk), disk.Readonly, disk.Sparse,
+                checked((int)disk.NumQueues), disk.QueueSize, disk.Serial);
+            bdf = AddVirtio(block, disk.PciSegment, disk.PciDeviceId);
+            _disks[id] = block;
+        }
+        else if ((config.Net ?? []).Find(n => n.Id == id) is { } net)
+        {
+            bdf = AddVirtio(Networks.Create(id, net), net.PciSegment, net.PciDeviceId);
+        }
+        else if (config.Vsock is { } vsock && vsock.Id == id)
+        {
+            bdf = AddVirtio(Vsocks.Create(vsock), vsock.PciSegment, vsock.PciDeviceId);
+        }
+        else
+        {
+            throw new HypervisorException(ApiErrorKind.InvalidArgument, $"Cannot hot-plug device {id}", ["this VMM hot-plugs disks, nets and vsock only"]);
+        }
+
+        lock (_hotplugLock)
+        {
+            var (segment, slot, _) = _placed[id];
+            HotplugController!.Added(segment, slot);
+        }
+
+        NotifyGuest?.Invoke();
+        return bdf;
+    }
+
+    /// <summary>
+    /// remove-device on a booted VM: the slot is marked in PCID and the guest is told; the device
+    /// goes when the guest ejects it (B0EJ). Only virtio disks, nets, pmem, fs and vsock may go, as upstream.
+    /// </summary>
+    public void Unplug(string id)
+    {
+        (ushort Segment, int Slot, VirtioPciDevice Transport) placed;
+        lock (_hotplugLock)
+        {
+            if (!_placed.TryGetValue(id, out placed))
+            {
+                throw new HypervisorException(ApiErrorKind.NotFound, $"Unknown device id {id}", []);
+            }
+        }
+
+        if (placed.Transport.Device is not (VirtioBlock or VirtioNet or VirtioVsock))
+        {
+            throw new HypervisorException(ApiErrorKind.InvalidArgument, $"Cannot remove device {id}", ["only disks, nets, pmem, fs and vsock devices can be removed (as upstream)"]);
+        }
+
+        HotplugController!.RemovalRequested(placed.Segment, placed.Slot);
+        NotifyGuest?.Invoke();
+    }
+
+    /// <summary>The guest's _EJ0 wrote B0EJ: each slot named goes now, and vm/device-removed says so.</summary>
+    private void Eject(ushort segment, uint slots)
+    {
+        for (var slot = 1; slot < PciSegment.Slots; slot++)
+        {
+            if ((slots & (1u << slot)) == 0)
+            {
+                continue;
+            }
+
+            string? id = null;
+            VirtioPciDevice? transport = null;
+            lock (_hotplugLock)
+            {
+                foreach (var (key, value) in _placed)
+                {
+                    if (value.Segment == segment && value.Slot == slot)
+                    {
+                        id = key;
+                        transport = value.Transport;
+                        break;
+                    }
+                }
+
+                if (id is not null)
+                {
+                    _placed.Remove(id);
+                }
+            }
+
+            if (id is null || transport is null)
+            {
+                continue;
+            }
+
+            Segments[segment].Remove(slot);
+            Registry.Remove($"_virtio-pci-{id}");
+            Registry.Remove(id)?.Owner?.Dispose();
+            _disks.TryRemove(id, out _);
+            transport.Dispose();
+            _events.DeviceEvent(EventMonitor.Events.Vm.DeviceRemoved, new Dictionary<string, string> { ["id"] = id, ["bdf"] = Segments[segment].Bdf(slot) });
+        }
     }
 
     /// <summary>vm.resize-disk on a running VM: the image grows and the guest gets a config-change interrupt.</summary>

@@ -67,6 +67,23 @@ public sealed class DeviceRegistry : IDisposable
         }
     }
 
+    /// <summary>Forgets a device (hot-unplug after the guest ejected it); its owner is the caller's to release.</summary>
+    public RegisteredDevice? Remove(string id)
+    {
+        lock (_lock)
+        {
+            var index = _devices.FindIndex(d => d.Id == id);
+            if (index < 0)
+            {
+                return null;
+            }
+
+            var device = _devices[index];
+            _devices.RemoveAt(index);
+            return device;
+        }
+    }
+
     public IReadOnlyList<RegisteredDevice> Devices
     {
         get

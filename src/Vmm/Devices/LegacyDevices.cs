@@ -86,6 +86,14 @@ public sealed class GedDevice(IIrqLine irq) : IBusDevice
         irq.Pulse();
     }
 
+    /// <summary>PCI devices were added or are to be removed: the DSDT's _EVT runs \_SB_.PHPR.PSCN.</summary>
+    public void PciHotplug()
+    {
+        Interlocked.Or(ref _pending, PlatformLayout.GedEventPciHotplug);
+        Interlocked.Increment(ref _events);
+        irq.Pulse();
+    }
+
     public void Read(ulong offset, Span<byte> data)
     {
         var value = offset == 0 ? Interlocked.Exchange(ref _pending, 0) : 0;

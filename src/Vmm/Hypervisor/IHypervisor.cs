@@ -76,6 +76,17 @@ public interface IGuestVm : IDisposable
     void ResizeDisk(string id, ulong size) =>
         throw new HypervisorException("Resizing a disk of a booted VM is not supported by this backend", []);
 
+    /// <summary>
+    /// Hot-plug: builds device <paramref name="id"/> of <paramref name="config"/> (the config with
+    /// the new entry) into the running VM and tells the guest; returns its BDF.
+    /// </summary>
+    string HotPlug(VmConfig config, string id) =>
+        throw new HypervisorException("Hot-plugging a device into a booted VM is not supported by this VMM yet", []);
+
+    /// <summary>Asks the guest to eject device <paramref name="id"/>; it goes (and vm/device-removed is emitted) when the guest does.</summary>
+    void HotUnplug(string id) =>
+        throw new HypervisorException("Removing a device from a booted VM (hot-unplug) is not supported by this VMM yet", []);
+
     /// <summary>Per-device counters for vm.counters, e.g. <c>{"__serial": {"tx_bytes": 12}}</c>.</summary>
     IReadOnlyDictionary<string, IReadOnlyDictionary<string, ulong>> Counters();
 }

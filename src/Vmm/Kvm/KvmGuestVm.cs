@@ -181,6 +181,12 @@ internal sealed class KvmGuestVm : IGuestVm
 
     public IReadOnlyDictionary<string, DeviceNode> DeviceTree => _devices.Registry.DeviceTree();
 
+    public string HotPlug(VmConfig config, string id) =>
+        (_deviceManager ?? throw new HypervisorException("This VM has no PCI devices", [])).HotPlug(config, id);
+
+    public void HotUnplug(string id) =>
+        (_deviceManager ?? throw new HypervisorException(InternalApi.ApiErrorKind.NotFound, $"Unknown device id {id}", [])).Unplug(id);
+
     public void ResizeDisk(string id, ulong size) =>
         (_deviceManager ?? throw new HypervisorException(InternalApi.ApiErrorKind.NotFound, $"Unknown device id {id}", [])).ResizeDisk(id, size);
 

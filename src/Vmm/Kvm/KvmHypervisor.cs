@@ -148,6 +148,7 @@ internal static class KvmVmBuilder
                 reset: () => self?.ReportExit(new GuestExit(GuestExitKind.Reset, "reset requested by the guest")));
             guest = self = new KvmGuestVm(system, vm, memory, vcpuCount, events, logger, devices);
             guest.DeviceManager = new DeviceManager(config, memory, interrupts, interrupts, devices.Pio, devices.Mmio, registry, events, logger, consoles.Console);
+            guest.DeviceManager.NotifyGuest = devices.Ged.PciHotplug;
 
             var supported = system.GetSupportedCpuid();
             var mmapSize = system.VcpuMmapSize;

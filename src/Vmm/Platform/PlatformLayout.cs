@@ -69,6 +69,18 @@ public static class PlatformLayout
     /// <summary>The GED interrupt: legacy IRQ (GSI) 5, edge triggered, active high.</summary>
     public const int GedIrq = 5;
 
+    /// <summary>GED event bit for PCI hot-plug (upstream's AcpiNotificationFlags::PCI_DEVICES_CHANGED): the DSDT runs \_SB_.PHPR.PSCN.</summary>
+    public const uint GedEventPciHotplug = 1 << 2;
+
+    /// <summary>
+    /// The ACPI PCI hot-plug controller (upstream's \_SB_.PHPR), 32-bit registers: 0 PCIU (slots
+    /// added, cleared on read), 4 PCID (slots to eject, cleared on read), 8 B0EJ (write: eject
+    /// these slots), 12 PSEG (the segment the others refer to).
+    /// </summary>
+    public const ulong PciHotplugStart = 0xFEB0_1000;
+
+    public const ulong PciHotplugSize = 0x10;
+
     // ---- PCI (upstream's x86-64 layout: 32-bit devices from 3 GiB, then the ECAM area) ----
 
     /// <summary>The 32-bit PCI BAR window, split between the PCI segments.</summary>

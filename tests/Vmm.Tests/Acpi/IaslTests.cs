@@ -54,6 +54,41 @@ public sealed class IaslTests : IDisposable
     }
 
     [Fact]
+    public void Iasl_reads_the_pci_hotplug_aml_and_recompiles_it_to_the_same_bytes()
+    {
+        var config = new InternalApi.Models.VmConfig
+        {
+            Memory = new InternalApi.Models.MemoryConfig { Size = 64UL << 20 },
+            Platform = new InternalApi.Models.PlatformConfig { NumPciSegments = 2 },
+        };
+        var pci = Devices.PciSegmentLayout.For(config, 64UL << 20);
+        var path = Path.Combine(_dir, "pcidsdt.dat");
+        File.WriteAllBytes(path, new AcpiImage(AcpiTables.Build(1, pci)).TablesFromRsdp(PlatformLayout.RsdpStart)["DSDT"]);
+        var (exit, output) = Run("iasl", $"-d {path}");
+        Assert.True(exit == 0, output);
+        Assert.DoesNotContain("Error", output);
+        var dsl = File.ReadAllText(Path.ChangeExtension(path, ".dsl"));
+
+        Assert.Contains("Device (PHPR)", dsl);
+        Assert.Contains("Method (PCEJ, 2, Serialized)", dsl);
+        Assert.Contains("B0EJ = (One << Arg0)", dsl);
+        Assert.Contains("\\_SB.PC00.PCNT ()", dsl);
+        Assert.Contains("\\_SB.PC01.PCNT ()", dsl);
+        Assert.Contains("\\_SB.PHPR.PSCN ()", dsl);
+        Assert.Contains("Device (S031)", dsl);
+        Assert.Contains("\\_SB.PHPR.PCEJ (0x1F, One)", dsl);
+        Assert.Contains("Notify (S002, Arg1)", dsl);
+        Assert.Contains("DVNT (\\_SB.PHPR.PCID, 0x03)", dsl);
+
+        // -oa as above: the definition block iasl compiles from its own disassembly is ours, byte for byte.
+        var dslPath = Path.Combine(_dir, "pciroundtrip.dsl");
+        File.WriteAllText(dslPath, dsl);
+        (exit, output) = Run("iasl", $"-oa -p {Path.Combine(_dir, "pciroundtrip")} {dslPath}");
+        Assert.True(exit == 0, output);
+        Assert.Equal(File.ReadAllBytes(path)[36..], File.ReadAllBytes(Path.Combine(_dir, "pciroundtrip.aml"))[36..]);
+    }
+
+    [Fact]
     public void Iasl_decodes_the_fadt_as_hardware_reduced_with_correct_checksum()
     {
         var dsl = Disassemble("FACP", 1);

@@ -10,7 +10,7 @@ public sealed class BuiltGuests : IDisposable
 {
     public static readonly string[] Names =
     [
-        "banner", "echo", "ticks", "poweroff", "reset", "powerbutton", "smp", "nmi", "triplefault",
+        "banner", "echo", "ticks", "poweroff", "reset", "powerbutton", "smp", "nmi", "triplefault", "hotplug",
         "pci-list", "cpl3", "virtio-blk", "virtio-rng", "virtio-console", "virtio-net", "virtio-vsock", "virtio-pmem", "virtio-balloon", "virtio-hostile", "pci-hotplug",
     ];
 

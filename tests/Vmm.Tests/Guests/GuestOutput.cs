@@ -17,6 +17,7 @@ public static class GuestOutput
         "smp" => "cpus in the MADT",
         "nmi" => "nmi: ready",
         "triplefault" => "triplefault: loading an empty IDT and faulting",
+        "hotplug" => "hotplug: waiting for the GED interrupt",
         "pci-list" => "pci-list: start",
         "pci-hotplug" => "pci-hotplug: start",
         "cpl3" => "cpl3: start",
