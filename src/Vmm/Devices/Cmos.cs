@@ -1,11 +1,21 @@
+using CloudHypervisor.Vmm.State;
+
 namespace CloudHypervisor.Vmm.Devices;
+
+/// <summary>The CMOS index register and its 128 bytes of NVRAM (the clock is the host's, read live).</summary>
+public sealed record CmosState
+{
+    public byte Index { get; init; }
+
+    public required byte[] Nvram { get; init; }
+}
 
 /// <summary>
 /// A minimal MC146818 CMOS/RTC on ports 0x70 (index) and 0x71 (data): the wall clock in BCD,
 /// 24-hour mode, never "update in progress", plus 128 bytes of NVRAM with the RAM sizes a
 /// BIOS-era guest looks for (0x34/0x35: RAM above 16 MiB in 64 KiB units; 0x5B-0x5D: above 4 GiB).
 /// </summary>
-public sealed class Cmos : IBusDevice
+public sealed class Cmos : IBusDevice, IStateful
 {
     private const byte RegisterA = 0x0A;
     private const byte RegisterB = 0x0B;
@@ -84,6 +94,29 @@ public sealed class Cmos : IBusDevice
             RegisterC => 0, // no pending RTC interrupts
             _ => _nvram[index],
         };
+    }
+
+    public string SaveState()
+    {
+        lock (_lock)
+        {
+            return StateJson.Write(new CmosState { Index = _index, Nvram = [.. _nvram] }, StateJsonContext.Default.CmosState);
+        }
+    }
+
+    public void RestoreState(string state)
+    {
+        var s = StateJson.Read(state, StateJsonContext.Default.CmosState);
+        if (s.Nvram.Length != _nvram.Length)
+        {
+            throw new StateFormatException("nvram", $"is {s.Nvram.Length} bytes, expected {_nvram.Length}");
+        }
+
+        lock (_lock)
+        {
+            _index = (byte)(s.Index & 0x7F);
+            s.Nvram.CopyTo(_nvram, 0);
+        }
     }
 
     private static byte Bcd(int value) => (byte)(((value / 10) << 4) | (value % 10));

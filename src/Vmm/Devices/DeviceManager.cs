@@ -7,6 +7,7 @@ using CloudHypervisor.Vmm.Hypervisor;
 using CloudHypervisor.Vmm.Memory;
 using CloudHypervisor.Vmm.Pci;
 using CloudHypervisor.Vmm.Platform;
+using CloudHypervisor.Vmm.State;
 using CloudHypervisor.Vmm.Virtio;
 using Serilog;
 
@@ -69,6 +70,7 @@ public sealed class DeviceManager : IDisposable
     private readonly IGuestEvents _events;
     private readonly ILogger _logger;
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, VirtioBlock> _disks = [];
+    private PciConfigIo? _configIo;
 
     public DeviceManager(VmConfig config, GuestMemory memory, IInterruptController interrupts, IIoEventRegistry ioEvents,
         IoBus pio, IoBus mmio, DeviceRegistry registry, IGuestEvents events, ILogger logger, ConsoleEndpoint? console = null)
@@ -105,7 +107,8 @@ public sealed class DeviceManager : IDisposable
             mmio.Register(layout.EcamBase, PciEcam.Size, $"__pci_ecam{layout.Id}", new PciEcam(segment));
             if (layout.Id == 0)
             {
-                pio.Register(PciConfigIo.Port, PciConfigIo.Size, "__pci_config_io", new PciConfigIo(segment));
+                _configIo = new PciConfigIo(segment);
+                pio.Register(PciConfigIo.Port, PciConfigIo.Size, "__pci_config_io", _configIo);
             }
 
             Segments.Add(segment);
@@ -212,12 +215,16 @@ public sealed class DeviceManager : IDisposable
             PciBdf = segment.Bdf(placed),
             Counters = transport.TransportCounters,
             Owner = transport,
+            State = transport,
+            Pausable = transport,
         });
         Registry.Add(new RegisteredDevice(device.Id)
         {
             Parent = nodeId,
             Counters = device.Counters,
             Owner = alongside,
+            State = device as IStateful,
+            Pausable = device as IPausable,
         });
         lock (_hotplugLock)
         {
@@ -333,6 +340,41 @@ public sealed class DeviceManager : IDisposable
             _disks.TryRemove(id, out _);
             transport.Dispose();
             _events.DeviceEvent(EventMonitor.Events.Vm.DeviceRemoved, new Dictionary<string, string> { ["id"] = id, ["bdf"] = Segments[segment].Bdf(slot) });
+        }
+    }
+
+    /// <summary>The segments' own state: the config-address latch and each host bridge.</summary>
+    public List<PciSegmentState> SaveSegments() =>
+        [.. Segments.Select(s => new PciSegmentState
+        {
+            Id = s.Id,
+            ConfigAddress = s.Id == 0 ? _configIo?.Address ?? 0 : 0,
+            HostBridge = s.HostBridge.SaveConfigState(),
+        })];
+
+    public void RestoreSegments(IReadOnlyList<PciSegmentState> saved)
+    {
+        ArgumentNullException.ThrowIfNull(saved);
+        if (saved.Count != Segments.Count)
+        {
+            throw new StateFormatException("pci_segments", $"has {saved.Count} segments, this VM has {Segments.Count}");
+        }
+
+        for (var i = 0; i < saved.Count; i++)
+        {
+            try
+            {
+                Segments[i].HostBridge.RestoreConfigState(saved[i].HostBridge);
+            }
+            catch (StateFormatException e)
+            {
+                throw e.Under($"pci_segments/{i}/host_bridge");
+            }
+
+            if (i == 0 && _configIo is not null)
+            {
+                _configIo.Address = saved[i].ConfigAddress;
+            }
         }
     }
 

@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using CloudHypervisor.InternalApi.Models;
+using CloudHypervisor.Vmm.State;
 
 namespace CloudHypervisor.Vmm.Devices;
 
@@ -42,6 +43,15 @@ public sealed class RegisteredDevice(string id)
 
     /// <summary>What to release with the VM (threads, files, vectors), disposed in reverse order of registration.</summary>
     public IDisposable? Owner { get; init; }
+
+    /// <summary>
+    /// The device's state for snapshot and restore (<see cref="NoState.Instance"/> for a device
+    /// that has none); null only for a device added without state, which the state test refuses.
+    /// </summary>
+    public IStateful? State { get; init; }
+
+    /// <summary>The device's own threads, stopped while the VM is paused; null when it has none.</summary>
+    public IPausable? Pausable { get; init; }
 }
 
 /// <summary>
@@ -142,6 +152,66 @@ public sealed class DeviceRegistry : IDisposable
         }
 
         return result.ToDictionary(kv => kv.Key, kv => (IReadOnlyDictionary<string, ulong>)kv.Value);
+    }
+
+    /// <summary>Stops every device's own work, last registered first (virtio devices before the UART).</summary>
+    public void Pause()
+    {
+        foreach (var d in Devices.Reverse())
+        {
+            d.Pausable?.Pause();
+        }
+    }
+
+    public void Resume()
+    {
+        foreach (var d in Devices)
+        {
+            d.Pausable?.Resume();
+        }
+    }
+
+    /// <summary>Every device's state, keyed by id (the device-manager node's children in state.json).</summary>
+    public Dictionary<string, Snapshot> SaveStates()
+    {
+        var states = new Dictionary<string, Snapshot>();
+        foreach (var d in Devices)
+        {
+            var state = d.State ?? throw new InvalidOperationException($"device {d.Id} has no state support");
+            states[d.Id] = Snapshot.Of(state.SaveState());
+        }
+
+        return states;
+    }
+
+    /// <summary>
+    /// Restores every device from <paramref name="saved"/>, which must hold exactly the devices
+    /// this VM has; a missing, extra or malformed one throws naming it.
+    /// </summary>
+    public void RestoreStates(IReadOnlyDictionary<string, Snapshot> saved)
+    {
+        ArgumentNullException.ThrowIfNull(saved);
+        var devices = Devices;
+        foreach (var id in saved.Keys)
+        {
+            if (!devices.Any(d => d.Id == id))
+            {
+                throw new StateFormatException(id, "is not a device of this VM (the snapshot was taken of another device layout)");
+            }
+        }
+
+        foreach (var d in devices)
+        {
+            var state = d.State ?? throw new InvalidOperationException($"device {d.Id} has no state support");
+            try
+            {
+                state.RestoreState(saved.TryGetValue(d.Id, out var node) ? node.State() : throw new StateFormatException("", "is missing"));
+            }
+            catch (StateFormatException e)
+            {
+                throw e.Under(d.Id);
+            }
+        }
     }
 
     public void Dispose()

@@ -1,9 +1,17 @@
 using CloudHypervisor.Vmm.Devices.Console;
 using CloudHypervisor.Vmm.Platform;
+using CloudHypervisor.Vmm.State;
 
 namespace CloudHypervisor.Vmm.Devices;
 
+/// <summary>The GED's pending event bits, not yet read by the guest.</summary>
+public sealed record GedState
+{
+    public uint Pending { get; init; }
+}
+
 /// <summary>The debug console port (Bochs/QEMU 0xE9 convention): bytes written go to the console; reads return 0xE9.</summary>
+[NoOwnState("write-only: bytes go straight to the console")]
 public sealed class DebugPort(IConsoleBackend output) : IBusDevice
 {
     private long _txBytes;
@@ -23,6 +31,7 @@ public sealed class DebugPort(IConsoleBackend output) : IBusDevice
 /// The part of the i8042 keyboard controller guests use to reboot: command 0xFE on port 0x64
 /// pulses the CPU reset line. No keyboard: the status register says nothing is pending.
 /// </summary>
+[NoOwnState("only the reset command is modelled; it keeps nothing")]
 public sealed class I8042(Action reset) : IBusDevice
 {
     public void Read(ulong offset, Span<byte> data) => data.Clear();
@@ -42,6 +51,7 @@ public sealed class I8042(Action reset) : IBusDevice
 /// SLEEP_STATUS_REG, RESET_REG) on three consecutive ports from <see cref="PlatformLayout.SleepControlPort"/>.
 /// Writing SLP_EN with SLP_TYP 5 (S5) powers off; writing the reset value resets.
 /// </summary>
+[NoOwnState("the registers act on write and read as zero")]
 public sealed class AcpiPmRegisters(Action powerOff, Action reset) : IBusDevice
 {
     private const byte SLP_EN = 1 << 5;
@@ -72,7 +82,7 @@ public sealed class AcpiPmRegisters(Action powerOff, Action reset) : IBusDevice
 /// register of pending event bits, cleared when read. The DSDT's GED _EVT method reads it on
 /// GED IRQ and notifies the power button.
 /// </summary>
-public sealed class GedDevice(IIrqLine irq) : IBusDevice
+public sealed class GedDevice(IIrqLine irq) : IBusDevice, IStateful
 {
     private uint _pending;
     private long _events;
@@ -93,6 +103,12 @@ public sealed class GedDevice(IIrqLine irq) : IBusDevice
         Interlocked.Increment(ref _events);
         irq.Pulse();
     }
+
+    public string SaveState() =>
+        StateJson.Write(new GedState { Pending = Volatile.Read(ref _pending) }, StateJsonContext.Default.GedState);
+
+    public void RestoreState(string state) =>
+        Volatile.Write(ref _pending, StateJson.Read(state, StateJsonContext.Default.GedState).Pending);
 
     public void Read(ulong offset, Span<byte> data)
     {

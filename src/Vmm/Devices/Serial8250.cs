@@ -1,6 +1,27 @@
 using CloudHypervisor.Vmm.Devices.Console;
+using CloudHypervisor.Vmm.State;
 
 namespace CloudHypervisor.Vmm.Devices;
+
+/// <summary>The UART's registers and the bytes waiting in its receive FIFO.</summary>
+public sealed record SerialState
+{
+    public byte Ier { get; init; }
+
+    public byte Lcr { get; init; }
+
+    public byte Mcr { get; init; }
+
+    public byte Scr { get; init; }
+
+    public byte Dll { get; init; }
+
+    public byte Dlm { get; init; }
+
+    public bool ThrInterrupt { get; init; }
+
+    public required byte[] Input { get; init; }
+}
 
 /// <summary>
 /// A 16550-compatible UART (the 8250 family Linux drives as ttyS0) on 8 ports. Transmitted bytes go
@@ -10,8 +31,9 @@ namespace CloudHypervisor.Vmm.Devices;
 /// modelled because the Linux driver probes the port with it. Input applies backpressure: a
 /// backend thread that offers more than the FIFO holds waits in <see cref="Enqueue"/> until the
 /// guest reads (or the VM stops), so it stops reading its socket or PTY instead of dropping bytes.
+/// While the VM is paused input is held the same way: nothing reaches the FIFO until resume.
 /// </summary>
-public sealed class Serial8250 : IBusDevice
+public sealed class Serial8250 : IBusDevice, IStateful, IPausable
 {
     private const byte IER_RDI = 0x01;  // received data available
     private const byte IER_THRI = 0x02; // transmitter holding register empty
@@ -40,6 +62,7 @@ public sealed class Serial8250 : IBusDevice
     private readonly Queue<byte> _input = new();
     private int _waitingForRoom;
     private bool _inputClosed;
+    private bool _inputHeld;
     private byte _ier;
     private byte _lcr = 0x03; // 8N1
     private byte _mcr = 0x08; // OUT2
@@ -70,6 +93,11 @@ public sealed class Serial8250 : IBusDevice
     {
         lock (_lock)
         {
+            while (_inputHeld && !_inputClosed)
+            {
+                Monitor.Wait(_lock);
+            }
+
             while (!bytes.IsEmpty && !_inputClosed && (_mcr & MCR_LOOP) == 0)
             {
                 var room = InputCapacity - _input.Count;
@@ -109,6 +137,67 @@ public sealed class Serial8250 : IBusDevice
         {
             _inputClosed = true;
             Monitor.PulseAll(_lock);
+        }
+    }
+
+    /// <summary>Holds console input (the VM is pausing): a backend offering bytes waits, the FIFO stays as it is.</summary>
+    public void Pause()
+    {
+        lock (_lock)
+        {
+            _inputHeld = true;
+        }
+    }
+
+    public void Resume()
+    {
+        lock (_lock)
+        {
+            _inputHeld = false;
+            Monitor.PulseAll(_lock);
+        }
+    }
+
+    public string SaveState()
+    {
+        lock (_lock)
+        {
+            return StateJson.Write(new SerialState
+            {
+                Ier = _ier,
+                Lcr = _lcr,
+                Mcr = _mcr,
+                Scr = _scr,
+                Dll = _dll,
+                Dlm = _dlm,
+                ThrInterrupt = _thrInterrupt,
+                Input = [.. _input],
+            }, StateJsonContext.Default.SerialState);
+        }
+    }
+
+    public void RestoreState(string state)
+    {
+        var s = StateJson.Read(state, StateJsonContext.Default.SerialState);
+        if (s.Input.Length > InputCapacity)
+        {
+            throw new StateFormatException("input", $"holds {s.Input.Length} bytes, the FIFO {InputCapacity}");
+        }
+
+        lock (_lock)
+        {
+            _ier = (byte)(s.Ier & 0x0F);
+            _lcr = s.Lcr;
+            _mcr = (byte)(s.Mcr & 0x1F);
+            _scr = s.Scr;
+            _dll = s.Dll;
+            _dlm = s.Dlm;
+            _thrInterrupt = s.ThrInterrupt;
+            _input.Clear();
+            foreach (var b in s.Input)
+            {
+                _input.Enqueue(b);
+            }
         }
     }
 

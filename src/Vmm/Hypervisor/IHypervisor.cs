@@ -1,6 +1,8 @@
 using CloudHypervisor.EventMonitor;
 using CloudHypervisor.InternalApi;
 using CloudHypervisor.InternalApi.Models;
+using CloudHypervisor.Vmm.Memory;
+using CloudHypervisor.Vmm.State;
 
 namespace CloudHypervisor.Vmm.Hypervisor;
 
@@ -45,6 +47,15 @@ public interface IHypervisor
     /// ignores the token.
     /// </summary>
     IGuestVm CreateVm(VmConfig config, IGuestEvents events, CancellationToken cancellationToken) => CreateVm(config, events);
+
+    /// <summary>
+    /// Builds a VM from a snapshot (vm.restore): memory filled from memory-ranges, every
+    /// component's state put back, vCPU threads started but paused. The VM is returned paused;
+    /// <see cref="IGuestVm.Resume"/> runs it. A snapshot that does not fit this VMM throws an
+    /// InvalidArgument <see cref="HypervisorException"/> naming the file and field.
+    /// </summary>
+    IGuestVm RestoreVm(SnapshotImage image, IGuestEvents events, CancellationToken cancellationToken) =>
+        throw new HypervisorException("Restoring a VM is not supported by this backend", []);
 }
 
 /// <summary>
@@ -86,6 +97,15 @@ public interface IGuestVm : IDisposable
     /// <summary>Asks the guest to eject device <paramref name="id"/>; it goes (and vm/device-removed is emitted) when the guest does.</summary>
     void HotUnplug(string id) =>
         throw new HypervisorException("Removing a device from a booted VM (hot-unplug) is not supported by this VMM yet", []);
+
+    /// <summary>
+    /// The state of every component of a paused VM as upstream's snapshot tree (state.json):
+    /// cpu-manager, memory-manager and device-manager nodes and the VM-wide data at the root.
+    /// </summary>
+    Snapshot SaveState() => throw new HypervisorException("Snapshotting a VM is not supported by this backend", []);
+
+    /// <summary>Guest RAM, which a snapshot writes to memory-ranges; null for a backend without any.</summary>
+    GuestMemory? Memory => null;
 
     /// <summary>Per-device counters for vm.counters, e.g. <c>{"__serial": {"tx_bytes": 12}}</c>.</summary>
     IReadOnlyDictionary<string, IReadOnlyDictionary<string, ulong>> Counters();

@@ -3,6 +3,7 @@ using CloudHypervisor.Vmm.Devices;
 using CloudHypervisor.Vmm.Hypervisor;
 using CloudHypervisor.Vmm.Kvm.Interop;
 using CloudHypervisor.Vmm.Memory;
+using CloudHypervisor.Vmm.State;
 using Serilog;
 
 namespace CloudHypervisor.Vmm.Kvm;
@@ -11,7 +12,9 @@ namespace CloudHypervisor.Vmm.Kvm;
 /// A VM on /dev/kvm: its fds, guest memory, vCPU threads and devices. Threading: the VMM calls
 /// Boot/Pause/Resume/Shutdown one at a time; vCPU threads run the guest and call the devices;
 /// console threads feed input to the serial port. A guest-ending exit (poweroff, reset, fatal)
-/// is reported once, after which every vCPU parks until Shutdown.
+/// is reported once, after which every vCPU parks until Shutdown. Pause parks the vCPUs and then
+/// pauses every registered device (workers stopped, console input held), so a paused VM is
+/// quiescent and its state can be saved; resume undoes it in the opposite order.
 /// </summary>
 internal sealed class KvmGuestVm : IGuestVm
 {
@@ -29,6 +32,7 @@ internal sealed class KvmGuestVm : IGuestVm
     private int _exitReported;
     private bool _booted;
     private bool _shutdown;
+    private bool _paused;
 
     internal KvmGuestVm(KvmSystem system, KvmVmFd vm, GuestMemory memory, int vcpuCount, IGuestEvents events, ILogger logger, KvmPlatformDevices devices)
     {
@@ -47,7 +51,9 @@ internal sealed class KvmGuestVm : IGuestVm
 
     internal KvmVmFd VmFd => _vm;
 
-    internal GuestMemory Memory => _memory;
+    public GuestMemory Memory => _memory;
+
+    internal DeviceRegistry Registry => _devices.Registry;
 
     /// <summary>The PCI and virtio devices, attached once built (they need the VM's interrupts).</summary>
     internal DeviceManager? DeviceManager
@@ -93,6 +99,29 @@ internal sealed class KvmGuestVm : IGuestVm
         }
     }
 
+    /// <summary>A restored VM: the vCPU threads start and park at once, the devices start paused.</summary>
+    internal void StartPaused()
+    {
+        _control.RequestPause();
+        _devices.Registry.Pause();
+        _paused = true;
+        Boot();
+        if (!_control.WaitAllParked(PauseTimeout))
+        {
+            throw new HypervisorException($"restored vCPUs did not park within {PauseTimeout.TotalSeconds} s");
+        }
+    }
+
+    public Snapshot SaveState()
+    {
+        if (!_paused || _shutdown)
+        {
+            throw new HypervisorException("Trying to snapshot while VM is running");
+        }
+
+        return KvmRestore.Save(this, _system.GetMsrIndexList());
+    }
+
     public void Pause()
     {
         if (!_booted || _shutdown)
@@ -121,6 +150,10 @@ internal sealed class KvmGuestVm : IGuestVm
                 vcpu.Kick();
             }
         }
+
+        // vCPUs first: none of them can start device work once the devices are paused.
+        _devices.Registry.Pause();
+        _paused = true;
     }
 
     public void Resume()
@@ -130,6 +163,8 @@ internal sealed class KvmGuestVm : IGuestVm
             throw new HypervisorException("the VM is not running");
         }
 
+        _devices.Registry.Resume();
+        _paused = false;
         _control.Resume(() =>
         {
             foreach (var vcpu in _vcpus)

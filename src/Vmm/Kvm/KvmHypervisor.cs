@@ -5,6 +5,7 @@ using CloudHypervisor.Vmm.Devices;
 using CloudHypervisor.Vmm.Hypervisor;
 using CloudHypervisor.Vmm.Kvm.Interop;
 using CloudHypervisor.Vmm.Memory;
+using CloudHypervisor.Vmm.State;
 using Serilog;
 
 namespace CloudHypervisor.Vmm.Kvm;
@@ -47,7 +48,16 @@ public sealed class KvmHypervisor : IHypervisor, IDisposable
 
     public IGuestVm CreateVm(VmConfig config, IGuestEvents events) => CreateVm(config, events, CancellationToken.None);
 
-    public IGuestVm CreateVm(VmConfig config, IGuestEvents events, CancellationToken cancellationToken)
+    public IGuestVm CreateVm(VmConfig config, IGuestEvents events, CancellationToken cancellationToken) =>
+        Create(config, events, null, cancellationToken);
+
+    public IGuestVm RestoreVm(SnapshotImage image, IGuestEvents events, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        return Create(image.Config, events, image, cancellationToken);
+    }
+
+    private KvmGuestVm Create(VmConfig config, IGuestEvents events, SnapshotImage? image, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(config);
         ArgumentNullException.ThrowIfNull(events);
@@ -65,12 +75,22 @@ public sealed class KvmHypervisor : IHypervisor, IDisposable
         try
         {
             PrepareConsoles(config);
-            return KvmVmBuilder.Build(system, config, events, _consoles, _logger, cancellationToken);
+            return KvmVmBuilder.Build(system, config, events, _consoles, _logger, image, cancellationToken);
+        }
+        catch (StateFormatException e) when (image is not null)
+        {
+            system.Dispose();
+            throw new HypervisorException(InternalApi.ApiErrorKind.InvalidArgument, "Cannot restore VM", [SnapshotFiles.StateError(e)]);
+        }
+        catch (Exception e) when (image is not null && e is IOException or UnauthorizedAccessException)
+        {
+            system.Dispose();
+            throw new HypervisorException(InternalApi.ApiErrorKind.InvalidArgument, "Cannot restore VM", [$"{SnapshotFiles.MemoryFile}: {e.Message}"]);
         }
         catch (Exception e) when (e is KvmException or BootImageException or ArgumentException)
         {
             system.Dispose();
-            throw new HypervisorException("Error building the VM", [e.Message]);
+            throw new HypervisorException(image is null ? "Error building the VM" : "Cannot restore VM", [e.Message]);
         }
         catch
         {
@@ -91,7 +111,12 @@ public sealed class KvmHypervisor : IHypervisor, IDisposable
 /// <summary>Builds a <see cref="KvmGuestVm"/> from a config: VM fd, irqchip, PIT, memory, payload, devices, vCPUs.</summary>
 internal static class KvmVmBuilder
 {
-    public static KvmGuestVm Build(KvmSystem system, VmConfig config, IGuestEvents events, ConsoleSet consoles, ILogger logger, CancellationToken cancellationToken)
+    /// <summary>
+    /// Builds the VM of <paramref name="config"/>. With <paramref name="image"/> (vm.restore) the
+    /// payload is not loaded: RAM comes from memory-ranges, every component's state from
+    /// state.json, and the vCPU threads start parked; otherwise the boot vCPU is set up to run.
+    /// </summary>
+    public static KvmGuestVm Build(KvmSystem system, VmConfig config, IGuestEvents events, ConsoleSet consoles, ILogger logger, SnapshotImage? image, CancellationToken cancellationToken)
     {
         // Validation bounds max_vcpus by the MADT's 254; the host's KVM may allow fewer.
         var limit = Math.Min(system.MaxVcpus, AcpiTables.MaxVcpus);
@@ -107,7 +132,7 @@ internal static class KvmVmBuilder
             throw new ArgumentException("memory zones are not supported by the KVM backend yet");
         }
 
-        var payload = config.Payload ?? throw new BootImageException("no payload: give a kernel");
+        var payload = config.Payload ?? (image is null ? throw new BootImageException("no payload: give a kernel") : new PayloadConfig());
         var vm = system.CreateVm();
         GuestMemory? memory = null;
         KvmGuestVm? guest = null;
@@ -127,12 +152,20 @@ internal static class KvmVmBuilder
             }
 
             var pci = PciSegmentLayout.For(config, memory.Regions.Max(r => r.End));
-            var entry = PayloadLoader.Load(
-                memory,
-                new BootPayload(payload.Kernel, payload.Cmdline, payload.Initramfs, payload.Firmware),
-                AcpiTables.Build(vcpuCount, pci),
-                cancellationToken);
-            logger.Information("Loaded {Kernel} as {Format}, entry 0x{Entry:X}", payload.Kernel ?? "", entry.Format, entry.EntryPoint);
+            BootEntry? entry = null;
+            if (image is null)
+            {
+                entry = PayloadLoader.Load(
+                    memory,
+                    new BootPayload(payload.Kernel, payload.Cmdline, payload.Initramfs, payload.Firmware),
+                    AcpiTables.Build(vcpuCount, pci),
+                    cancellationToken);
+                logger.Information("Loaded {Kernel} as {Format}, entry 0x{Entry:X}", payload.Kernel ?? "", entry.Format, entry.EntryPoint);
+            }
+            else
+            {
+                KvmRestore.FillMemory(memory, image, cancellationToken);
+            }
 
             KvmGuestVm? self = null;
             var interrupts = new KvmInterrupts(vm);
@@ -144,6 +177,7 @@ internal static class KvmVmBuilder
                 consoles.Serial,
                 consoles.DebugConsole,
                 config.DebugConsole.Iobase ?? VmConfig.DefaultDebugConsoleIobase,
+                new KvmIoApicState(vm),
                 powerOff: () => self?.ReportExit(new GuestExit(GuestExitKind.Poweroff, "ACPI sleep control: S5")),
                 reset: () => self?.ReportExit(new GuestExit(GuestExitKind.Reset, "reset requested by the guest")));
             guest = self = new KvmGuestVm(system, vm, memory, vcpuCount, events, logger, devices);
@@ -156,6 +190,11 @@ internal static class KvmVmBuilder
             {
                 var fd = vm.CreateVcpu(id, mmapSize);
                 guest.AddVcpu(fd);
+                if (entry is null)
+                {
+                    continue;
+                }
+
                 fd.SetCpuid(CpuidTopology.ForVcpu(supported, id, vcpuCount));
                 fd.SetMsrs(BootCpu.BootMsrs());
                 BootCpu.SetupLapic(fd, bootVcpu: id == 0);
@@ -165,6 +204,12 @@ internal static class KvmVmBuilder
                 }
 
                 // The other vCPUs stay in KVM's wait-for-SIPI state until the guest starts them.
+            }
+
+            if (image is not null)
+            {
+                KvmRestore.Restore(guest, image.State, supported, logger);
+                guest.StartPaused();
             }
 
             return guest;

@@ -6,6 +6,7 @@ using CloudHypervisor.Vmm.Hypervisor;
 using CloudHypervisor.Vmm.Kvm.Interop;
 using CloudHypervisor.Vmm.Memory;
 using CloudHypervisor.Vmm.Platform;
+using CloudHypervisor.Vmm.State;
 
 namespace CloudHypervisor.Vmm.Kvm;
 
@@ -25,6 +26,8 @@ internal sealed class KvmPlatformDevices : IDisposable
     public const string GedId = "__ged";
 
     private readonly ConsoleEndpoint? _serialEndpoint;
+    private readonly IStateful _ioApic;
+    private Cmos? _cmos;
 
     public KvmPlatformDevices(
         IInterruptController interrupts,
@@ -33,10 +36,12 @@ internal sealed class KvmPlatformDevices : IDisposable
         ConsoleEndpoint? serial,
         ConsoleEndpoint? debugConsole,
         ushort debugConsolePort,
+        IStateful ioApic,
         Action powerOff,
         Action reset)
     {
         Registry = registry;
+        _ioApic = ioApic;
         AddNode(IoApicId, MmioRange(PlatformLayout.IoApicStart, 0x1000));
 
         if (serial is not null)
@@ -59,7 +64,8 @@ internal sealed class KvmPlatformDevices : IDisposable
 
         var low = memory.Regions[0].Size;
         var high = memory.Size - low;
-        Pio.Register(PlatformLayout.CmosIndexPort, 2, CmosId, new Cmos(low, high));
+        _cmos = new Cmos(low, high);
+        Pio.Register(PlatformLayout.CmosIndexPort, 2, CmosId, _cmos);
         AddNode(CmosId, PioRange(PlatformLayout.CmosIndexPort, 2));
 
         Pio.Register(PlatformLayout.SleepControlPort, 3, AcpiPmId, new AcpiPmRegisters(powerOff, reset));
@@ -102,6 +108,15 @@ internal sealed class KvmPlatformDevices : IDisposable
                 GedId => () => new Dictionary<string, ulong> { ["events"] = Ged.Events },
                 _ => null,
             },
+            State = id switch
+            {
+                SerialId => Serial,
+                IoApicId => _ioApic,
+                CmosId => _cmos,
+                GedId => Ged,
+                _ => NoState.Instance,
+            },
+            Pausable = id == SerialId ? Serial : null,
         });
 
     private static JsonElement PioRange(ulong @base, ulong size) => DeviceResources.Pio(@base, size);

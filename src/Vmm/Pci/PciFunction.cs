@@ -1,7 +1,17 @@
 using System.Buffers.Binary;
 using CloudHypervisor.Vmm.Devices;
+using CloudHypervisor.Vmm.State;
 
 namespace CloudHypervisor.Vmm.Pci;
+
+/// <summary>A function's saved configuration space (upstream's <c>pci_configuration</c>): the 4 KiB and each BAR's address.</summary>
+public sealed record PciFunctionState
+{
+    public required byte[] Config { get; init; }
+
+    /// <summary>The address programmed in BAR 0..5 (0 where the function has none).</summary>
+    public required ulong[] Bars { get; init; }
+}
 
 /// <summary>A memory BAR of a PCI function: its size (a power of two), width and where it is mapped.</summary>
 public sealed class PciBar(int index, ulong size, bool is64Bit, bool prefetchable, IBusDevice handler)
@@ -260,6 +270,60 @@ public abstract class PciFunction
         {
             return BinaryPrimitives.ReadUInt16LittleEndian(_config.AsSpan(offset));
         }
+    }
+
+    /// <summary>Configuration space and BAR addresses as they are now (the VM is paused).</summary>
+    public PciFunctionState SaveConfigState()
+    {
+        lock (_lock)
+        {
+            return new PciFunctionState { Config = [.. _config], Bars = [.. _bars.Select(b => b?.Address ?? 0)] };
+        }
+    }
+
+    /// <summary>
+    /// Puts back a saved configuration space and BAR addresses, then lets the segment map the BARs
+    /// where they were. The saved function must be the same device (vendor and device id).
+    /// </summary>
+    public void RestoreConfigState(PciFunctionState state)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        if (state.Config is not { Length: ConfigSize })
+        {
+            throw new StateFormatException("config", $"is {state.Config?.Length ?? 0} bytes, expected {ConfigSize}");
+        }
+
+        if (state.Bars is not { Length: 6 })
+        {
+            throw new StateFormatException("bars", $"has {state.Bars?.Length ?? 0} entries, expected 6");
+        }
+
+        var vendor = BinaryPrimitives.ReadUInt16LittleEndian(state.Config);
+        var device = BinaryPrimitives.ReadUInt16LittleEndian(state.Config.AsSpan(2));
+        if (vendor != VendorId || device != DeviceId)
+        {
+            throw new StateFormatException("config", $"is of PCI device {vendor:x4}:{device:x4}, this one is {VendorId:x4}:{DeviceId:x4}");
+        }
+
+        lock (_lock)
+        {
+            state.Config.CopyTo(_config, 0);
+            for (var i = 0; i < _bars.Length; i++)
+            {
+                if (_bars[i] is { } bar)
+                {
+                    bar.Address = state.Bars[i];
+                }
+            }
+        }
+
+        OnConfigRestored();
+        DecodingChanged?.Invoke(this);
+    }
+
+    /// <summary>Called after <see cref="RestoreConfigState"/> copied the config space, before the BARs are mapped.</summary>
+    protected virtual void OnConfigRestored()
+    {
     }
 
     /// <summary>Called after every config write, outside the function's lock.</summary>

@@ -1,9 +1,11 @@
 using System.Buffers.Binary;
 using CloudHypervisor.Vmm.Devices;
+using CloudHypervisor.Vmm.State;
 
 namespace CloudHypervisor.Vmm.Pci;
 
 /// <summary>The PCI host bridge every segment has at 00:00.0 (Intel 8086:0d57, class bridge/host, as upstream).</summary>
+[NoOwnState("its configuration space is saved with its segment in the device manager's state")]
 public sealed class PciHostBridge() : PciFunction(0x8086, 0x0D57, classCode: 0x06, subclass: 0x00, revision: 0, 0, 0);
 
 /// <summary>A guest-physical address window BARs are placed in, allocated upwards with natural alignment.</summary>
@@ -68,6 +70,9 @@ public sealed class PciSegment
     public PciWindow Mmio64 { get; }
 
     public PciFunction? this[int slot] => Volatile.Read(ref _slots[slot]);
+
+    /// <summary>The host bridge in slot 0.</summary>
+    public PciFunction HostBridge => this[0]!;
 
     /// <summary>"SSSS:BB:DD.F" as upstream prints a BDF (pci/src/lib.rs).</summary>
     public string Bdf(int slot) => $"{Id:x4}:00:{slot:x2}.0";
@@ -233,12 +238,20 @@ public sealed class PciSegment
 /// (bit 31 enable, bus 23-16, device 15-11, function 10-8, register 7-2) and a data window whose
 /// byte offset adds to the register.
 /// </summary>
+[NoOwnState("its address latch is saved with segment 0 in the device manager's state")]
 public sealed class PciConfigIo(PciSegment segment) : IBusDevice
 {
     public const ushort Port = Platform.PlatformLayout.PciConfigAddressPort;
     public const int Size = 8;
 
     private uint _address;
+
+    /// <summary>The address register (0xCF8) as the guest last wrote it.</summary>
+    public uint Address
+    {
+        get => Volatile.Read(ref _address);
+        set => Volatile.Write(ref _address, value);
+    }
 
     public void Read(ulong offset, Span<byte> data)
     {
@@ -275,6 +288,7 @@ public sealed class PciConfigIo(PciSegment segment) : IBusDevice
 }
 
 /// <summary>PCI Express enhanced configuration access (ECAM) for one segment: bus 20-27, device 15-19, function 12-14, register 0-11.</summary>
+[NoOwnState("a window onto the segment's functions, which hold the state")]
 public sealed class PciEcam(PciSegment segment) : IBusDevice
 {
     /// <summary>Bus 0 only: 32 devices × 8 functions × 4 KiB.</summary>

@@ -74,6 +74,20 @@ public sealed class VirtQueue
 
     public ushort Size { get; }
 
+    /// <summary>The next available-ring entry the device will take (saved with the queue).</summary>
+    public ushort NextAvail => _lastAvail;
+
+    /// <summary>The used index the device publishes next.</summary>
+    public ushort NextUsed => _usedIdx;
+
+    /// <summary>Puts back the indices of a saved queue; a used index ahead of the available one is refused.</summary>
+    public void RestoreIndices(ushort nextAvail, ushort nextUsed)
+    {
+        Check((ushort)(nextAvail - nextUsed) <= Size, $"saved indices avail {nextAvail} and used {nextUsed} are more than a queue of {Size} apart");
+        _lastAvail = nextAvail;
+        _usedIdx = nextUsed;
+    }
+
     public ulong DescTable { get; }
 
     public ulong AvailRing { get; }

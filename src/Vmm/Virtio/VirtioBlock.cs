@@ -4,6 +4,7 @@ using System.Runtime.InteropServices;
 using System.Text;
 using CloudHypervisor.Vmm.Host;
 using CloudHypervisor.Vmm.Memory;
+using CloudHypervisor.Vmm.State;
 
 namespace CloudHypervisor.Vmm.Virtio;
 
@@ -16,7 +17,7 @@ namespace CloudHypervisor.Vmm.Virtio;
 /// </summary>
 // SAFETY: the only pointer is _bounce, an aligned native buffer of the largest request this
 // device accepts, allocated once and freed in Dispose; spans over it never exceed that length.
-public sealed unsafe class VirtioBlock : IVirtioDevice
+public sealed unsafe class VirtioBlock : IVirtioDevice, IStateful
 {
     public const int SectorSize = 512;
     private const int FeatureSegMax = 2;
@@ -122,6 +123,24 @@ public sealed unsafe class VirtioBlock : IVirtioDevice
 
     public void Reset()
     {
+    }
+
+    public string SaveState() =>
+        StateJson.Write(new VirtioBlockState { CapacitySectors = CapacitySectors, ReadOnly = _readOnly }, StateJsonContext.Default.VirtioBlockState);
+
+    /// <summary>The driver knows the capacity it read: the image must still have it, or the guest's file system would be cut or misplaced.</summary>
+    public void RestoreState(string state)
+    {
+        var s = StateJson.Read(state, StateJsonContext.Default.VirtioBlockState);
+        if (s.CapacitySectors != CapacitySectors)
+        {
+            throw new StateFormatException("capacity_sectors", $"is {s.CapacitySectors}, but the image now has {CapacitySectors} sectors");
+        }
+
+        if (s.ReadOnly != _readOnly)
+        {
+            throw new StateFormatException("read_only", $"is {(s.ReadOnly ? "true" : "false")}, but the disk is configured {(_readOnly ? "read-only" : "read-write")}");
+        }
     }
 
     /// <summary>vm.resize-disk: the image grows to <paramref name="size"/> bytes and the driver is told.</summary>
@@ -459,4 +478,12 @@ public sealed unsafe class VirtioBlock : IVirtioDevice
             }
         }
     }
+}
+
+/// <summary>What the driver of a virtio-blk was told: its capacity and whether it may write.</summary>
+public sealed record VirtioBlockState
+{
+    public ulong CapacitySectors { get; init; }
+
+    public bool ReadOnly { get; init; }
 }

@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using CloudHypervisor.Vmm.Devices.Console;
 using CloudHypervisor.Vmm.Memory;
+using CloudHypervisor.Vmm.State;
 
 namespace CloudHypervisor.Vmm.Virtio;
 
@@ -12,7 +13,7 @@ namespace CloudHypervisor.Vmm.Virtio;
 /// from the backend's thread is kept (at most <see cref="MaxPendingInput"/> bytes, the rest is
 /// dropped as a UART would overrun) until the driver offers receive buffers.
 /// </summary>
-public sealed class VirtioConsole(string id, IConsoleBackend backend) : IVirtioDevice
+public sealed class VirtioConsole(string id, IConsoleBackend backend) : IVirtioDevice, IStateful
 {
     public const int MaxPendingInput = 64 << 10;
     private const int FeatureEmergWrite = 2;
@@ -155,6 +156,33 @@ public sealed class VirtioConsole(string id, IConsoleBackend backend) : IVirtioD
         }
     }
 
+    /// <summary>Typed bytes the driver has not taken yet: they reach the guest after a restore too.</summary>
+    public string SaveState()
+    {
+        lock (_inputLock)
+        {
+            return StateJson.Write(new VirtioConsoleState { Input = [.. _input] }, StateJsonContext.Default.VirtioConsoleState);
+        }
+    }
+
+    public void RestoreState(string state)
+    {
+        var s = StateJson.Read(state, StateJsonContext.Default.VirtioConsoleState);
+        if (s.Input.Length > MaxPendingInput)
+        {
+            throw new StateFormatException("input", $"holds {s.Input.Length} bytes, more than the {MaxPendingInput} a console keeps");
+        }
+
+        lock (_inputLock)
+        {
+            _input.Clear();
+            foreach (var b in s.Input)
+            {
+                _input.Enqueue(b);
+            }
+        }
+    }
+
     public IReadOnlyDictionary<string, ulong> Counters() => new Dictionary<string, ulong>
     {
         ["tx_bytes"] = (ulong)Interlocked.Read(ref _txBytes),
@@ -166,4 +194,10 @@ public sealed class VirtioConsole(string id, IConsoleBackend backend) : IVirtioD
     public void Dispose()
     {
     }
+}
+
+/// <summary>A virtio-console's input not yet delivered to the driver.</summary>
+public sealed record VirtioConsoleState
+{
+    public required byte[] Input { get; init; }
 }

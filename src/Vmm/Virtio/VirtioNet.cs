@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Net.NetworkInformation;
 using CloudHypervisor.Vmm.Host;
 using CloudHypervisor.Vmm.Memory;
+using CloudHypervisor.Vmm.State;
 
 namespace CloudHypervisor.Vmm.Virtio;
 
@@ -18,7 +19,7 @@ namespace CloudHypervisor.Vmm.Virtio;
 /// driver's next notification. Counters carry upstream's names (rx_bytes, rx_frames, tx_bytes,
 /// tx_frames).
 /// </summary>
-public sealed class VirtioNet : IVirtioDevice
+public sealed class VirtioNet : IVirtioDevice, IStateful
 {
     private const int FeatureCsum = 0;
     private const int FeatureGuestCsum = 1;
@@ -335,6 +336,23 @@ public sealed class VirtioNet : IVirtioDevice
         }
     }
 
+    /// <summary>
+    /// The MAC the driver knows: the restored device must be the same NIC. The tap's offloads
+    /// follow the negotiated features again at restore (the transport re-activates the device);
+    /// a frame read from the tap but not yet delivered is dropped, as a NIC may.
+    /// </summary>
+    public string SaveState() =>
+        StateJson.Write(new VirtioNetState { Mac = Convert.ToHexString(_mac) }, StateJsonContext.Default.VirtioNetState);
+
+    public void RestoreState(string state)
+    {
+        var s = StateJson.Read(state, StateJsonContext.Default.VirtioNetState);
+        if (!string.Equals(s.Mac, Convert.ToHexString(_mac), StringComparison.OrdinalIgnoreCase))
+        {
+            throw new StateFormatException("mac", $"is {s.Mac}, but this device has {Convert.ToHexString(_mac)}");
+        }
+    }
+
     public IReadOnlyDictionary<string, ulong> Counters() => new Dictionary<string, ulong>
     {
         ["rx_bytes"] = (ulong)Interlocked.Read(ref _rxBytes),
@@ -371,4 +389,10 @@ public sealed class VirtioNet : IVirtioDevice
 
         public Thread? Poller { get; set; }
     }
+}
+
+/// <summary>What a virtio-net's driver was told: its MAC.</summary>
+public sealed record VirtioNetState
+{
+    public required string Mac { get; init; }
 }

@@ -9,6 +9,7 @@ namespace CloudHypervisor.Vmm.Virtio;
 // device status state machine (§2.1, §3.1) and the device thread.
 public sealed partial class VirtioPciDevice
 {
+    [State.NoOwnState("forwards BAR 0 accesses to its transport, which holds the state")]
     private sealed class Bar0(VirtioPciDevice owner) : IBusDevice
     {
         public void Read(ulong offset, Span<byte> data) => owner.ReadBar(offset, data);
@@ -221,6 +222,9 @@ public sealed partial class VirtioPciDevice
             _driverFeatures = 0;
             _configVector = NoVector;
             _activated = false;
+            _failed = false;
+            _rings = null;
+            _ringVectors = null;
             foreach (var q in _queues)
             {
                 q.Reset();
@@ -282,10 +286,17 @@ public sealed partial class VirtioPciDevice
         _activated = true;
         var features = _driverFeatures;
         var vectors = _queues.Select(q => q.Vector).ToArray();
+        _rings = rings;
+        _ringVectors = vectors;
+        var paused = _paused;
         return () =>
         {
             _device.Activate(_memory, features);
-            StartWorker(rings, vectors);
+            if (!paused)
+            {
+                StartWorker(rings, vectors);
+            }
+
             _events.DeviceEvent(Events.VirtioDevice.Activated, new Dictionary<string, string> { ["id"] = Id });
         };
     }
@@ -351,6 +362,7 @@ public sealed partial class VirtioPciDevice
         ushort vector;
         lock (_lock)
         {
+            _failed = true;
             _status |= StatusNeedsReset;
             _configGeneration++;
             Interlocked.Or(ref _isr, 2);

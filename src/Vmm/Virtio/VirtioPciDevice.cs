@@ -5,6 +5,7 @@ using CloudHypervisor.Vmm.Hypervisor;
 using CloudHypervisor.Vmm.Host;
 using CloudHypervisor.Vmm.Memory;
 using CloudHypervisor.Vmm.Pci;
+using CloudHypervisor.Vmm.State;
 using Serilog;
 
 namespace CloudHypervisor.Vmm.Virtio;
@@ -19,7 +20,7 @@ namespace CloudHypervisor.Vmm.Virtio;
 /// reads queue state captured at DRIVER_OK. A ring the guest breaks sets NEEDS_RESET, logs one
 /// line for the device and stops it until the driver resets it; the VMM and other devices go on.
 /// </summary>
-public sealed partial class VirtioPciDevice : PciFunction, IDisposable
+public sealed partial class VirtioPciDevice : PciFunction, IDisposable, IStateful, IPausable
 {
     public const ushort VirtioVendorId = 0x1AF4;
     public const ulong BarSize = 0x8000;
@@ -63,6 +64,12 @@ public sealed partial class VirtioPciDevice : PciFunction, IDisposable
     private bool _msixMasked;
     private bool _activated;
     private int _errorLogged;
+    // The rings built at DRIVER_OK (or restored), kept so pause can stop the worker and resume
+    // start it again on the same queues, and so their indices can be saved.
+    private VirtQueue?[]? _rings;
+    private ushort[]? _ringVectors;
+    private bool _paused;
+    private bool _failed;
     private Thread? _worker;
     private long _notifications;
     private long _interrupts;

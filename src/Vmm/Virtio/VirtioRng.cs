@@ -1,9 +1,10 @@
 using CloudHypervisor.Vmm.Memory;
+using CloudHypervisor.Vmm.State;
 
 namespace CloudHypervisor.Vmm.Virtio;
 
 /// <summary>virtio-rng (virtio 1.x §5.4): one queue; every device-writable buffer is filled from the source file (upstream's <c>src</c>, /dev/urandom by default).</summary>
-public sealed class VirtioRng(string id, FileStream source) : IVirtioDevice
+public sealed class VirtioRng(string id, FileStream source) : IVirtioDevice, IStateful
 {
     private GuestMemory? _memory;
     private long _bytes;
@@ -61,6 +62,11 @@ public sealed class VirtioRng(string id, FileStream source) : IVirtioDevice
 
         return interrupt;
     }
+
+    // Nothing is kept between requests: the transport's queues are the whole state.
+    public string SaveState() => NoState.Instance.SaveState();
+
+    public void RestoreState(string state) => NoState.Instance.RestoreState(state);
 
     public IReadOnlyDictionary<string, ulong> Counters() => new Dictionary<string, ulong>
     {

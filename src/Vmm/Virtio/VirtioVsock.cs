@@ -3,6 +3,7 @@ using System.Collections.Concurrent;
 using System.Net.Sockets;
 using System.Text;
 using CloudHypervisor.Vmm.Memory;
+using CloudHypervisor.Vmm.State;
 
 namespace CloudHypervisor.Vmm.Virtio;
 
@@ -19,7 +20,7 @@ namespace CloudHypervisor.Vmm.Virtio;
 /// thread accepts on the listener and one reads each host socket, queueing packets and waking
 /// the receive queue. Queue 2 (events) is only kept for the driver: no transport reset is sent.
 /// </summary>
-public sealed class VirtioVsock : IVirtioDevice
+public sealed class VirtioVsock : IVirtioDevice, IStateful
 {
     public const ulong HostCid = 2;
     private const int HeaderSize = 44;
@@ -416,6 +417,22 @@ public sealed class VirtioVsock : IVirtioDevice
         Send(Control(hostPort, guestPort, OpRequest));
     }
 
+    /// <summary>
+    /// The guest's CID. Host connections live in host sockets and are not carried into another
+    /// process (as upstream): the guest sees them reset when it next uses them.
+    /// </summary>
+    public string SaveState() =>
+        StateJson.Write(new VirtioVsockState { GuestCid = _guestCid }, StateJsonContext.Default.VirtioVsockState);
+
+    public void RestoreState(string state)
+    {
+        var s = StateJson.Read(state, StateJsonContext.Default.VirtioVsockState);
+        if (s.GuestCid != _guestCid)
+        {
+            throw new StateFormatException("guest_cid", $"is {s.GuestCid}, but this device has CID {_guestCid}");
+        }
+    }
+
     public IReadOnlyDictionary<string, ulong> Counters() => new Dictionary<string, ulong>
     {
         ["rx_bytes"] = (ulong)Interlocked.Read(ref _rxBytes),
@@ -614,4 +631,10 @@ public sealed class VirtioVsock : IVirtioDevice
             socket.Dispose();
         }
     }
+}
+
+/// <summary>What a virtio-vsock's driver was told: its CID.</summary>
+public sealed record VirtioVsockState
+{
+    public required ulong GuestCid { get; init; }
 }

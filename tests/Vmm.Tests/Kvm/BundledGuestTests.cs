@@ -17,6 +17,9 @@ namespace CloudHypervisor.Vmm.Tests.Kvm;
 public sealed class BundledGuestTests(ITestOutputHelper output) : IDisposable
 {
     private static readonly Lazy<string> GuestDir = new(LocateOrBuildGuests);
+
+    /// <summary>The ELF of a bundled guest, built on first use when out/guests is missing.</summary>
+    internal static string GuestPath(string guest) => Path.Combine(GuestDir.Value, guest);
     private readonly TempDir _dir = new();
     private readonly KvmHypervisor _hypervisor = new(new LoggerConfiguration().CreateLogger());
 

@@ -221,6 +221,46 @@ public sealed class VirtioBlockTests : IDisposable
     }
 
     [Fact]
+    public void A_paused_disk_resumes_on_its_rings_and_a_new_device_restored_from_its_state_serves_the_same_queue()
+    {
+        var image = _dir.File("disk.img");
+        File.WriteAllBytes(image, new byte[1 << 20]);
+        var pattern = Enumerable.Range(0, 4096).Select(i => (byte)(i * 13)).ToArray();
+        var (first, bar, segment) = Build(image);
+        string saved;
+        try
+        {
+            Activate(bar, segment, 1);
+            _memory.Write(Data, pattern);
+            Request(bar, 0, type: 1, sector: 8, 4096, deviceWritesData: false);
+            first.Pause();
+            first.Resume();
+            Request(bar, 1, type: 4, sector: 0, 0, deviceWritesData: false); // served after the resume
+            first.Pause();
+            saved = first.SaveState();
+        }
+        finally
+        {
+            segment.Remove(1);
+            first.Dispose();
+        }
+
+        var (second, _, _) = Build(image);
+        using (second)
+        {
+            // Nothing but the saved state tells the new device that a driver set it up.
+            second.RestoreState(saved);
+            Assert.Equal(bar, second.Bar.MappedAt);
+            Assert.Equal(saved, second.SaveState());
+            second.Resume();
+            _memory.Fill(Data, 4096, 0);
+            Request(bar, 2, type: 0, sector: 8, 4096, deviceWritesData: true);
+            Assert.Equal(0, _memory.GetSpan(StatusByte, 1)[0]);
+            Assert.Equal(pattern, _memory.GetSpan(Data, 4096).ToArray());
+        }
+    }
+
+    [Fact]
     public void A_readonly_disk_refuses_writes_and_a_discard_punches_a_hole_that_reads_as_zeros()
     {
         var image = _dir.File("ro.img");

@@ -67,6 +67,8 @@ internal static unsafe class KvmIoctls
     public static readonly ulong KVM_GET_XSAVE = IOR(0xa4, sizeof(kvm_xsave));
     public static readonly ulong KVM_SET_XSAVE = IOW(0xa5, sizeof(kvm_xsave));
     public static readonly ulong KVM_GET_XCRS = IOR(0xa6, sizeof(kvm_xcrs));
+    public static readonly ulong KVM_SET_TSC_KHZ = IO(0xa2);
+    public static readonly ulong KVM_GET_TSC_KHZ = IO(0xa3);
     public static readonly ulong KVM_SET_XCRS = IOW(0xa7, sizeof(kvm_xcrs));
 }
 

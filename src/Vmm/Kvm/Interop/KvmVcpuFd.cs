@@ -108,6 +108,14 @@ internal sealed unsafe class KvmVcpuFd : IDisposable
 
     public void SetXsave(in kvm_xsave value) => Set(KvmIoctls.KVM_SET_XSAVE, value, "KVM_SET_XSAVE");
 
+    /// <summary>KVM_GET_TSC_KHZ: the guest TSC frequency.</summary>
+    public uint GetTscKhz() => (uint)_fd.Ioctl(KvmIoctls.KVM_GET_TSC_KHZ, 0, "KVM_GET_TSC_KHZ");
+
+    public void SetTscKhz(uint khz) => _fd.Ioctl(KvmIoctls.KVM_SET_TSC_KHZ, (nint)khz, "KVM_SET_TSC_KHZ");
+
+    /// <summary>The CPUID entries last given to <see cref="SetCpuid"/>, saved with the vCPU.</summary>
+    public kvm_cpuid_entry2[] Cpuid { get; private set; } = [];
+
     public void SetCpuid(ReadOnlySpan<kvm_cpuid_entry2> entries)
     {
         var size = sizeof(kvm_cpuid2) + (entries.Length * sizeof(kvm_cpuid_entry2));
@@ -117,6 +125,7 @@ internal sealed unsafe class KvmVcpuFd : IDisposable
             ((kvm_cpuid2*)buffer)->nent = (uint)entries.Length;
             entries.CopyTo(new Span<kvm_cpuid_entry2>(buffer + sizeof(kvm_cpuid2), entries.Length));
             _fd.Ioctl(KvmIoctls.KVM_SET_CPUID2, (nint)buffer, "KVM_SET_CPUID2");
+            Cpuid = entries.ToArray();
         }
         finally
         {
@@ -145,6 +154,44 @@ internal sealed unsafe class KvmVcpuFd : IDisposable
         {
             throw new KvmException($"KVM_SET_MSRS refused MSR 0x{entries[written].index:X}");
         }
+    }
+
+    /// <summary>
+    /// KVM_GET_MSRS for every index KVM can read: an MSR it refuses is left out and the rest
+    /// are still read (KVM stops at the first refusal).
+    /// </summary>
+    public kvm_msr_entry[] GetReadableMsrs(ReadOnlySpan<uint> indices)
+    {
+        var read = new List<kvm_msr_entry>(indices.Length);
+        var rest = indices.ToArray();
+        while (rest.Length > 0)
+        {
+            var entries = rest.Select(i => new kvm_msr_entry { index = i }).ToArray();
+            var count = MsrIoctl(KvmIoctls.KVM_GET_MSRS, entries, "KVM_GET_MSRS");
+            read.AddRange(entries[..count]);
+            rest = rest[Math.Min(rest.Length, count + 1)..];
+        }
+
+        return [.. read];
+    }
+
+    /// <summary>KVM_SET_MSRS that goes on past a refused MSR; returns the indices KVM refused.</summary>
+    public List<uint> SetMsrsSkippingRefused(kvm_msr_entry[] entries)
+    {
+        var refused = new List<uint>();
+        var rest = entries;
+        while (rest.Length > 0)
+        {
+            var count = MsrIoctl(KvmIoctls.KVM_SET_MSRS, [.. rest], "KVM_SET_MSRS");
+            if (count < rest.Length)
+            {
+                refused.Add(rest[count].index);
+            }
+
+            rest = rest[Math.Min(rest.Length, count + 1)..];
+        }
+
+        return refused;
     }
 
     private int MsrIoctl(ulong request, kvm_msr_entry[] entries, string name)

@@ -108,6 +108,18 @@ internal static unsafe partial class Libc
     [LibraryImport(LibcName, EntryPoint = "fdatasync", SetLastError = true)]
     public static partial int fdatasync(int fd);
 
+    [LibraryImport(LibcName, EntryPoint = "fsync", SetLastError = true)]
+    public static partial int fsync(int fd);
+
+    public const int SEEK_DATA = 3;
+    public const int SEEK_HOLE = 4;
+    public const int ENXIO = 6;
+    public const int MADV_POPULATE_WRITE = 23;
+    public const int O_DIRECTORY = 0x10000;
+
+    [LibraryImport(LibcName, EntryPoint = "lseek", SetLastError = true)]
+    public static partial long lseek(int fd, long offset, int whence);
+
     [LibraryImport(LibcName, EntryPoint = "pthread_self")]
     public static partial nuint pthread_self();
 
