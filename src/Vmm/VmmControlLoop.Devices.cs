@@ -178,16 +178,10 @@ public sealed partial class VmmControlLoop
         return Answer(ApiResult.Ok());
     }
 
-    ValueTask<ApiResult> IRequestHandler.VmSnapshot(VmSnapshotCommand command) =>
-        Refuse(command.Action, "Snapshotting a VM");
-
 #if GUEST_DEBUG
     ValueTask<ApiResult> IRequestHandler.VmCoredump(VmCoredumpCommand command) =>
         Refuse(command.Action, "Writing a guest core dump");
 #endif
-
-    ValueTask<ApiResult> IRequestHandler.VmRestore(VmRestoreCommand command) =>
-        Refuse(command.Action, "Restoring a VM from a snapshot");
 
     ValueTask<ApiResult> IRequestHandler.VmReceiveMigration(VmReceiveMigrationCommand command) =>
         Refuse(command.Action, "Receiving a migration");

@@ -1,6 +1,8 @@
 using System.Collections.Concurrent;
 using CloudHypervisor.InternalApi.Models;
 using CloudHypervisor.Vmm.Hypervisor;
+using CloudHypervisor.Vmm.Memory;
+using CloudHypervisor.Vmm.State;
 
 namespace CloudHypervisor.TestSupport;
 
@@ -38,6 +40,24 @@ public sealed class TestHypervisor : IHypervisor
     public SemaphoreSlim CreateStarted { get; } = new(0);
 
     public int ConsolesPrepared { get; private set; }
+
+    /// <summary>When set, SaveState waits on it: a snapshot that takes as long as the test wants.</summary>
+    public SemaphoreSlim? SnapshotGate { get; set; }
+
+    /// <summary>Signalled when a SaveState has started (and may be waiting on <see cref="SnapshotGate"/>).</summary>
+    public SemaphoreSlim SnapshotStarted { get; } = new(0);
+
+    /// <summary>The snapshot images the loop restored from, in order.</summary>
+    public ConcurrentQueue<SnapshotImage> Restored { get; } = new();
+
+    public IGuestVm RestoreVm(SnapshotImage image, IGuestEvents events, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        Restored.Enqueue(image);
+        var vm = new TestGuestVm(this, image.Config, events, null);
+        _vms.Enqueue(vm);
+        return vm;
+    }
 
     public IReadOnlyList<TestGuestVm> Vms => [.. _vms];
 
@@ -109,6 +129,23 @@ public sealed class TestGuestVm(TestHypervisor hypervisor, VmConfig config, IGue
 
     public void Pause() => _calls.Enqueue("pause");
 
+    private GuestMemory? _memory;
+
+    /// <summary>2 MiB of real (anonymous) guest RAM, so a snapshot writes a memory-ranges file.</summary>
+    public GuestMemory Memory => _memory ??= GuestMemory.Create(2 << 20, shared: false, hugepages: false);
+
+    public Snapshot SaveState()
+    {
+        _calls.Enqueue("save-state");
+        hypervisor.SnapshotStarted.Release();
+        hypervisor.SnapshotGate?.Wait(TimeSpan.FromSeconds(30));
+        var root = new Snapshot { SnapshotData = new SnapshotData { State = "{}" } };
+        root.Snapshots[SnapshotFiles.CpuManager] = new Snapshot();
+        root.Snapshots[SnapshotFiles.MemoryManager] = Snapshot.Of(StateJson.Write(SnapshotMemory.ManagerState(Memory), StateJsonContext.Default.MemoryManagerSnapshotData));
+        root.Snapshots[SnapshotFiles.DeviceManager] = new Snapshot();
+        return root;
+    }
+
     public void Resume() => _calls.Enqueue("resume");
 
     public void Shutdown() => _calls.Enqueue("shutdown");
@@ -137,6 +174,7 @@ public sealed class TestGuestVm(TestHypervisor hypervisor, VmConfig config, IGue
     public void Dispose()
     {
         _calls.Enqueue("dispose");
+        _memory?.Dispose();
         Disposed = true;
     }
 }

@@ -49,11 +49,11 @@ public sealed class ActionMatrixTests
         ("vm.add-vdpa", """{"path":"/dev/vhost-vdpa-0"}""", ["NotCreated", "Ok", "Internal", "Internal", "Internal"]),
         ("vm.add-vsock", """{"cid":3,"socket":"/tmp/vsock.sock"}""", ["NotCreated", "Ok", "Internal", "Internal", "Internal"]),
         ("vm.remove-device", """{"id":"disk0"}""", ["NotCreated", "Ok", "Internal", "Internal", "Internal"]),
-        ("vm.snapshot", """{"destination_url":"file:///tmp/snap"}""", ["NotCreated", "InvalidState", "InvalidState", "InvalidState", "Internal"]),
+        ("vm.snapshot", """{"destination_url":"file:///nonexistent/snap"}""", ["NotCreated", "InvalidState", "InvalidState vm/snapshotting", "InvalidState vm/snapshotting", "InvalidArgument vm/snapshotting"]),
 #if GUEST_DEBUG
         ("vm.coredump", """{"destination_url":"file:///tmp/core"}""", ["NotCreated", "InvalidState", "Internal", "Internal", "Internal"]),
 #endif
-        ("vm.restore", """{"source_url":"file:///tmp/snap"}""", ["Internal", "InvalidState", "InvalidState", "InvalidState", "InvalidState"]),
+        ("vm.restore", """{"source_url":"file:///nonexistent/snap"}""", ["InvalidArgument", "InvalidState", "InvalidState", "InvalidState", "InvalidState"]),
         ("vm.receive-migration", """{"receiver_url":"unix:/tmp/mig.sock"}""", ["Internal", "InvalidState", "InvalidState", "InvalidState", "InvalidState"]),
         ("vm.send-migration", """{"destination_url":"unix:/tmp/mig.sock"}""", ["NotCreated", "InvalidState", "Internal", "Internal", "Internal"]),
     ];
