@@ -13,7 +13,7 @@ fi
 src=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 out=$1
 guests=(banner echo ticks poweroff reset powerbutton smp nmi triplefault hotplug)
-kit_guests=(pci-list pci-hotplug cpl3 virtio-blk virtio-rng virtio-console virtio-net virtio-vsock virtio-pmem virtio-balloon virtio-hostile)
+kit_guests=(pci-list pci-hotplug cpl3 virtio-blk virtio-rng virtio-console virtio-net virtio-vsock virtio-pmem virtio-balloon virtio-hostile memfill)
 kit_lib=(lib pci virtio user)
 
 for tool in as ld; do

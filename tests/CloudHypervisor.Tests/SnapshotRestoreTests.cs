@@ -302,6 +302,65 @@ public sealed partial class SnapshotRestoreTests(ITestOutputHelper output) : IDi
         output.WriteLine(midBench ? "paused during the write bench" : "the write bench had finished before the pause");
     }
 
+    [GeneratedRegex(@"memfill: filled (\d+) MiB at 0x([0-9a-f]+) seed 0x([0-9a-f]+)")]
+    private static partial Regex Filled();
+
+    [Fact]
+    public async Task A_guest_pattern_over_its_RAM_is_in_memory_ranges_byte_for_byte_and_checks_out_after_the_restore()
+    {
+        var serial = In("memfill.serial");
+        var snapshot = Directory.CreateDirectory(In("snapshot")).FullName;
+        long paused;
+        using (var a = await StartAsync("a", "--kernel", Guests.Path("memfill"), "--cmdline", "fill.mib=24 fill.check=2", "--memory", "size=32M",
+            "--serial", $"file={serial}", "--console", "off"))
+        {
+            await WaitForAsync(serial, t => t.Contains("memfill: check 2 ok", StringComparison.Ordinal), "the first check");
+            Assert.Equal(204, (await Curl.SendAsync(In("a.sock"), "PUT", "vm.pause")).Status);
+            paused = MemfillTicks(Read(serial))[^1];
+            Assert.Equal(204, (await Curl.SendAsync(In("a.sock"), "PUT", "vm.snapshot", $$"""{"destination_url":"file://{{snapshot}}"}""")).Status);
+        }
+
+        var filled = Filled().Match(Read(serial));
+        Assert.True(filled.Success, Read(serial));
+        var bytes = long.Parse(filled.Groups[1].Value, CultureInfo.InvariantCulture) << 20;
+        var at = long.Parse(filled.Groups[2].Value, NumberStyles.HexNumber, CultureInfo.InvariantCulture);
+        var seed = ulong.Parse(filled.Groups[3].Value, NumberStyles.HexNumber, CultureInfo.InvariantCulture);
+        // RAM below the 32-bit hole is the start of memory-ranges: guest address = file offset.
+        using (var memory = File.OpenRead(Path.Combine(snapshot, "memory-ranges")))
+        {
+            memory.Position = at;
+            var buffer = new byte[1 << 20];
+            for (long done = 0; done < bytes; done += buffer.Length)
+            {
+                memory.ReadExactly(buffer);
+                for (var i = 0; i < buffer.Length; i += 8)
+                {
+                    var address = (ulong)(at + done + i);
+                    var expected = unchecked(address * 0x9E3779B97F4A7C15UL) ^ seed;
+                    if (BitConverter.ToUInt64(buffer, i) != expected)
+                    {
+                        Assert.Fail($"memory-ranges at guest address 0x{address:X} holds 0x{BitConverter.ToUInt64(buffer, i):X}, the guest wrote 0x{expected:X}");
+                    }
+                }
+            }
+        }
+
+        File.Delete(serial);
+        using var b = await StartAsync("b");
+        Assert.Equal(204, (await Curl.SendAsync(In("b.sock"), "PUT", "vm.restore", $$"""{"source_url":"file://{{snapshot}}","resume":true,"prefault":true}""")).Status);
+        await WaitForAsync(serial, t => t.Contains(" ok 24 MiB", StringComparison.Ordinal), "a check after the restore");
+        var text = Read(serial);
+        Assert.DoesNotContain("FAIL", text, StringComparison.Ordinal);
+        Assert.DoesNotContain("memfill: start", text, StringComparison.Ordinal);
+        Assert.Equal(paused + 1, MemfillTicks(text)[0]);
+    }
+
+    [GeneratedRegex(@"^memfill: tick (\d+)\r?$", RegexOptions.Multiline)]
+    private static partial Regex MemfillTick();
+
+    private static List<long> MemfillTicks(string text) =>
+        [.. MemfillTick().Matches(text).Select(m => long.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture))];
+
 #if DBUS_API
     [Fact]
     public async Task Snapshot_and_restore_through_DBus_with_busctl_continue_the_count()

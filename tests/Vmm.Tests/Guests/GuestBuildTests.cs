@@ -11,7 +11,7 @@ public sealed class BuiltGuests : IDisposable
     public static readonly string[] Names =
     [
         "banner", "echo", "ticks", "poweroff", "reset", "powerbutton", "smp", "nmi", "triplefault", "hotplug",
-        "pci-list", "cpl3", "virtio-blk", "virtio-rng", "virtio-console", "virtio-net", "virtio-vsock", "virtio-pmem", "virtio-balloon", "virtio-hostile", "pci-hotplug",
+        "pci-list", "cpl3", "virtio-blk", "virtio-rng", "virtio-console", "virtio-net", "virtio-vsock", "virtio-pmem", "virtio-balloon", "virtio-hostile", "pci-hotplug", "memfill",
     ];
 
     public BuiltGuests()

@@ -29,6 +29,7 @@ public static class GuestOutput
         "virtio-pmem" => "virtio-pmem: start",
         "virtio-balloon" => "virtio-balloon: start",
         "virtio-hostile" => "virtio-hostile: start",
+        "memfill" => "memfill: start",
         _ => throw new ArgumentOutOfRangeException(nameof(guest), guest, "not a bundled guest"),
     };
 }
