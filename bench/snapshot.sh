@@ -3,7 +3,7 @@
 #   bench/snapshot.sh [DIR]    (DIR: where snapshots go, default a temp dir under /var/tmp)
 # Rows: the ticks guest (32 and 512 MiB, nearly all zero pages) snapshot and restore; the memfill
 # guest with 496 of 512 MiB written, snapshot MB/s beside `dd` of the same size to the same file
-# system (conv=fdatasync, as the snapshot syncs its files), and its restore (copy, and prefault).
+# system (conv=fdatasync, as the snapshot syncs its files); restore by copy, with prefault, and ondemand.
 # Uses out/cloud-hypervisor and out/guests from ./build.sh, or CH= and GUESTS= when set.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,17 +33,18 @@ row() { # name guest cmdline MiB wait-for
     api "$work/$name-a.sock" vmm.shutdown >/dev/null
     wait
     local written; written=$(du -k "$snap/memory-ranges" | cut -f1)
-    for prefault in false true; do
-        start "$name-b" 
-        read -r code restore < <(api "$work/$name-b.sock" vm.restore "{\"source_url\":\"file://$snap\",\"prefault\":$prefault}")
-        [ "$code" = 204 ] || { echo "$name: vm.restore answered $code" >&2; exit 1; }
+    local copy populate ondemand
+    for mode in '"prefault":false' '"prefault":true' '"memory_restore_mode":"OnDemand"'; do
+        start "$name-b"
+        read -r code restore < <(api "$work/$name-b.sock" vm.restore "{\"source_url\":\"file://$snap\",$mode}")
+        [ "$code" = 204 ] || { echo "$name: vm.restore ($mode) answered $code" >&2; exit 1; }
         api "$work/$name-b.sock" vmm.shutdown >/dev/null
         wait
-        [ $prefault = false ] && copy=$restore || populate=$restore
+        case $mode in *false*) copy=$restore;; *true*) populate=$restore;; *) ondemand=$restore;; esac
     done
-    printf '%-34s %6s MiB RAM %8s KiB written  snapshot %6s ms  %8s MB/s  restore %5s ms (prefault %s ms)\n' \
+    printf '%-12s %4s MiB RAM %7s KiB written  snapshot %5s ms %5s MB/s  restore %5s ms, prefault %5s ms, ondemand %5s ms\n' \
         "$name" "$mib" "$written" "$(ms "$snapshot")" "$(awk -v m="$mib" -v s="$snapshot" 'BEGIN { printf "%.0f", m * 1.048576 / s }')" \
-        "$(ms "$copy")" "$(ms "$populate")"
+        "$(ms "$copy")" "$(ms "$populate")" "$(ms "$ondemand")"
     rm -rf "$snap"
 }
 
@@ -53,5 +54,5 @@ row ticks-512 ticks "" 512 "ticks: 2"
 row memfill-512 memfill "fill.mib=496 fill.check=0" 512 "memfill: filled"
 dd_line=$(dd if=/dev/zero of="$work/dd.img" bs=1M count=512 conv=fdatasync 2>&1 | tail -1)
 dd_s=$(echo "$dd_line" | sed -E 's/.*, ([0-9.]+) s, .*/\1/')
-printf '%-34s %6s MiB                            dd %6s ms  %8s MB/s\n' "dd if=/dev/zero conv=fdatasync" 512 "$(ms "$dd_s")" \
+printf '%-12s %4s MiB                             dd       %5s ms %5s MB/s\n' "dd" 512 "$(ms "$dd_s")" \
     "$(awk -v s="$dd_s" 'BEGIN { printf "%.0f", 512 * 1.048576 / s }')"

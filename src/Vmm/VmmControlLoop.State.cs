@@ -72,11 +72,6 @@ public sealed partial class VmmControlLoop
             return Answer(ApiError.For(action, ApiErrorKind.InvalidArgument, "'prefault' cannot be combined with 'memory_restore_mode=ondemand'"));
         }
 
-        if (restore.MemoryRestoreMode == MemoryRestoreMode.OnDemand)
-        {
-            return Answer(Unsupported(action, "memory_restore_mode=ondemand (userfaultfd)"));
-        }
-
         string directory;
         try
         {
@@ -95,7 +90,7 @@ public sealed partial class VmmControlLoop
             IGuestVm vm;
             try
             {
-                image = SnapshotFiles.Read(directory, restore.Prefault);
+                image = SnapshotFiles.Read(directory, restore.Prefault, restore.MemoryRestoreMode == MemoryRestoreMode.OnDemand);
                 if (ValidateConfig(action, image.Config, requirePayload: false) is { } invalid)
                 {
                     return () => ApiError.For(action, ApiErrorKind.InvalidArgument, ["Cannot restore VM", $"{SnapshotFiles.ConfigFile}: {string.Join(": ", invalid.Causes)}"]);

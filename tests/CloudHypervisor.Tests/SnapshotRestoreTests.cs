@@ -305,8 +305,10 @@ public sealed partial class SnapshotRestoreTests(ITestOutputHelper output) : IDi
     [GeneratedRegex(@"memfill: filled (\d+) MiB at 0x([0-9a-f]+) seed 0x([0-9a-f]+)")]
     private static partial Regex Filled();
 
-    [Fact]
-    public async Task A_guest_pattern_over_its_RAM_is_in_memory_ranges_byte_for_byte_and_checks_out_after_the_restore()
+    [Theory]
+    [InlineData("\"prefault\":true")]
+    [InlineData("\"memory_restore_mode\":\"OnDemand\"")]
+    public async Task A_guest_pattern_over_its_RAM_is_in_memory_ranges_byte_for_byte_and_checks_out_after_the_restore(string mode)
     {
         var serial = In("memfill.serial");
         var snapshot = Directory.CreateDirectory(In("snapshot")).FullName;
@@ -347,7 +349,7 @@ public sealed partial class SnapshotRestoreTests(ITestOutputHelper output) : IDi
 
         File.Delete(serial);
         using var b = await StartAsync("b");
-        Assert.Equal(204, (await Curl.SendAsync(In("b.sock"), "PUT", "vm.restore", $$"""{"source_url":"file://{{snapshot}}","resume":true,"prefault":true}""")).Status);
+        Assert.Equal(204, (await Curl.SendAsync(In("b.sock"), "PUT", "vm.restore", $$"""{"source_url":"file://{{snapshot}}","resume":true,{{mode}}}""")).Status);
         await WaitForAsync(serial, t => t.Contains(" ok 24 MiB", StringComparison.Ordinal), "a check after the restore");
         var text = Read(serial);
         Assert.DoesNotContain("FAIL", text, StringComparison.Ordinal);

@@ -55,6 +55,9 @@ internal sealed class KvmGuestVm : IGuestVm
 
     internal DeviceRegistry Registry => _devices.Registry;
 
+    /// <summary>The userfaultfd server of an ondemand restore: it must outlive every thread that touches guest RAM.</summary>
+    internal UserfaultfdServer? MemoryServer { get; init; }
+
     /// <summary>The PCI and virtio devices, attached once built (they need the VM's interrupts).</summary>
     internal DeviceManager? DeviceManager
     {
@@ -245,6 +248,7 @@ internal sealed class KvmGuestVm : IGuestVm
         }
 
         _vm.Dispose();
+        MemoryServer?.Dispose();
         _memory.Dispose();
         _devices.Dispose();
         _system.Dispose();

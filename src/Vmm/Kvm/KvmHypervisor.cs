@@ -136,6 +136,7 @@ internal static class KvmVmBuilder
         var vm = system.CreateVm();
         GuestMemory? memory = null;
         KvmGuestVm? guest = null;
+        UserfaultfdServer? onDemand = null;
         try
         {
             // Intel VMX needs these pages for real-mode emulation; other implementations ignore them.
@@ -164,7 +165,7 @@ internal static class KvmVmBuilder
             }
             else
             {
-                KvmRestore.FillMemory(memory, image, cancellationToken);
+                onDemand = KvmRestore.FillMemory(memory, image, logger, cancellationToken);
             }
 
             KvmGuestVm? self = null;
@@ -180,7 +181,7 @@ internal static class KvmVmBuilder
                 new KvmIoApicState(vm),
                 powerOff: () => self?.ReportExit(new GuestExit(GuestExitKind.Poweroff, "ACPI sleep control: S5")),
                 reset: () => self?.ReportExit(new GuestExit(GuestExitKind.Reset, "reset requested by the guest")));
-            guest = self = new KvmGuestVm(system, vm, memory, vcpuCount, events, logger, devices);
+            guest = self = new KvmGuestVm(system, vm, memory, vcpuCount, events, logger, devices) { MemoryServer = onDemand };
             guest.DeviceManager = new DeviceManager(config, memory, interrupts, interrupts, devices.Pio, devices.Mmio, registry, events, logger, consoles.Console);
             guest.DeviceManager.NotifyGuest = devices.Ged.PciHotplug;
 
@@ -222,6 +223,7 @@ internal static class KvmVmBuilder
             }
             else
             {
+                onDemand?.Dispose();
                 memory?.Dispose();
                 vm.Dispose();
             }

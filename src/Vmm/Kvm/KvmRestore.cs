@@ -42,8 +42,11 @@ internal static class KvmRestore
         return root;
     }
 
-    /// <summary>Fills fresh RAM from memory-ranges once its ranges are those this config lays out.</summary>
-    public static void FillMemory(GuestMemory memory, SnapshotImage image, CancellationToken cancellationToken)
+    /// <summary>
+    /// Fills fresh RAM from memory-ranges once its ranges are those this config lays out, or for
+    /// ondemand starts the userfaultfd server that fills each page when it is first touched.
+    /// </summary>
+    public static UserfaultfdServer? FillMemory(GuestMemory memory, SnapshotImage image, ILogger logger, CancellationToken cancellationToken)
     {
         var expected = SnapshotMemory.Ranges(memory).Data;
         var saved = image.Memory.MemoryRanges.Data;
@@ -53,12 +56,25 @@ internal static class KvmRestore
                 $"are {Describe(saved)}, but the {memory.Size} bytes of RAM in config.json are laid out as {Describe(expected)}");
         }
 
+        if (image.OnDemand)
+        {
+            if (image.Config.Memory.Hugepages)
+            {
+                throw new Hypervisor.HypervisorException(InternalApi.ApiErrorKind.InvalidArgument, "Cannot restore VM",
+                    ["memory_restore_mode=ondemand serves 4 KiB pages: config.json has hugepages=on"]);
+            }
+
+            return UserfaultfdServer.Start(memory, image.MemoryPath, image.Memory.MemoryRanges, logger);
+        }
+
         using var file = File.OpenHandle(image.MemoryPath, FileMode.Open, FileAccess.Read);
         SnapshotMemory.Fill(memory, file, image.Memory.MemoryRanges, cancellationToken);
         if (image.Prefault)
         {
             memory.Populate();
         }
+
+        return null;
     }
 
     private static string Describe(IEnumerable<MemoryRange> ranges) =>

@@ -24,6 +24,9 @@ public sealed class SnapshotImage
 
     /// <summary>Restore's <c>prefault</c>: fault every page in before the guest runs.</summary>
     public bool Prefault { get; init; }
+
+    /// <summary><c>memory_restore_mode=ondemand</c>: pages are read from memory-ranges when first touched (userfaultfd).</summary>
+    public bool OnDemand { get; init; }
 }
 
 /// <summary>
@@ -201,7 +204,7 @@ public static class SnapshotFiles
     /// the file and the field: a missing or truncated file, JSON that does not parse or does not
     /// fit, a memory-ranges file whose size is not what state.json says.
     /// </summary>
-    public static SnapshotImage Read(string directory, bool prefault)
+    public static SnapshotImage Read(string directory, bool prefault, bool onDemand = false)
     {
         var configBytes = ReadFile(directory, ConfigFile);
         var (config, error) = ApiJson.Deserialize(configBytes, ApiJsonContext.Default.VmConfig);
@@ -256,7 +259,7 @@ public static class SnapshotFiles
             throw Invalid($"{MemoryFile}: is {length} bytes, but memory_ranges in {StateFile} names {total} (truncated or from another snapshot)");
         }
 
-        return new SnapshotImage { Directory = directory, Config = config, State = state, Memory = memory, Prefault = prefault };
+        return new SnapshotImage { Directory = directory, Config = config, State = state, Memory = memory, Prefault = prefault, OnDemand = onDemand };
     }
 
     /// <summary>"state.json: &lt;field&gt;: &lt;what&gt;", the cause of a restore that does not fit.</summary>
