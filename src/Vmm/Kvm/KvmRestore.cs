@@ -27,6 +27,7 @@ internal static class KvmRestore
         {
             DeviceTree = new Dictionary<string, InternalApi.Models.DeviceNode>(guest.DeviceTree),
             PciSegments = guest.DeviceManager?.SaveSegments() ?? [],
+            PciHotplug = guest.DeviceManager?.HotplugController?.SaveState(),
         };
         var root = new Snapshot
         {
@@ -112,6 +113,18 @@ internal static class KvmRestore
         {
             var manager = StateJson.Read(devices.State(), StateJsonContext.Default.DeviceManagerState);
             guest.DeviceManager?.RestoreSegments(manager.PciSegments);
+            if (manager.PciHotplug is { } hotplug && guest.DeviceManager?.HotplugController is { } controller)
+            {
+                try
+                {
+                    controller.RestoreState(hotplug);
+                }
+                catch (StateFormatException e)
+                {
+                    throw e.Under("pci_hotplug");
+                }
+            }
+
             guest.Registry.RestoreStates(devices.Snapshots);
         }
         catch (StateFormatException e)

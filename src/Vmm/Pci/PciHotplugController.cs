@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using CloudHypervisor.Vmm.Devices;
+using CloudHypervisor.Vmm.State;
 
 namespace CloudHypervisor.Vmm.Pci;
 
@@ -11,12 +12,37 @@ namespace CloudHypervisor.Vmm.Pci;
 /// selects the segment. vCPU threads access it; <see cref="Added"/> and <see cref="RemovalRequested"/>
 /// come from the control loop.
 /// </summary>
-public sealed class PciHotplugController(int segments, Action<ushort, uint> eject) : IBusDevice
+public sealed class PciHotplugController(int segments, Action<ushort, uint> eject) : IBusDevice, IStateful
 {
     private readonly Lock _lock = new();
     private readonly uint[] _up = new uint[segments];
     private readonly uint[] _down = new uint[segments];
     private uint _segment;
+
+    /// <summary>Slots added and removals asked that the guest has not read yet, and the selected segment.</summary>
+    public string SaveState()
+    {
+        lock (_lock)
+        {
+            return StateJson.Write(new PciHotplugState { Pciu = [.. _up], Pcid = [.. _down], Pseg = _segment }, StateJsonContext.Default.PciHotplugState);
+        }
+    }
+
+    public void RestoreState(string state)
+    {
+        var s = StateJson.Read(state, StateJsonContext.Default.PciHotplugState);
+        if (s.Pciu.Length != _up.Length || s.Pcid.Length != _down.Length)
+        {
+            throw new StateFormatException("pciu", $"has {s.Pciu.Length} segments, this VM has {_up.Length}");
+        }
+
+        lock (_lock)
+        {
+            s.Pciu.CopyTo(_up, 0);
+            s.Pcid.CopyTo(_down, 0);
+            _segment = s.Pseg;
+        }
+    }
 
     public void Added(ushort segment, int slot)
     {
@@ -92,4 +118,14 @@ public sealed class PciHotplugController(int segments, Action<ushort, uint> ejec
 
         eject(segment, value & ~1u); // slot 0 is the host bridge
     }
+}
+
+/// <summary>The PHPR registers the guest has not read yet (PCIU, PCID per segment) and PSEG.</summary>
+public sealed record PciHotplugState
+{
+    public required uint[] Pciu { get; init; }
+
+    public required uint[] Pcid { get; init; }
+
+    public uint Pseg { get; init; }
 }

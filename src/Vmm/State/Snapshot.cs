@@ -102,4 +102,7 @@ public sealed class DeviceManagerState
     public required Dictionary<string, InternalApi.Models.DeviceNode> DeviceTree { get; init; }
 
     public required List<PciSegmentState> PciSegments { get; init; }
+
+    /// <summary>The PCI hot-plug controller's state record, when the VM has one.</summary>
+    public string? PciHotplug { get; init; }
 }

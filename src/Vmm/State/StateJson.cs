@@ -28,6 +28,7 @@ namespace CloudHypervisor.Vmm.State;
 [JsonSerializable(typeof(Devices.GedState))]
 [JsonSerializable(typeof(Virtio.VirtioPciState))]
 [JsonSerializable(typeof(Virtio.VirtioBlockState))]
+[JsonSerializable(typeof(Pci.PciHotplugState))]
 [JsonSerializable(typeof(Virtio.VirtioConsoleState))]
 [JsonSerializable(typeof(Virtio.VirtioNetState))]
 [JsonSerializable(typeof(Virtio.VirtioVsockState))]
