@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using CloudHypervisor.Interop;
 using CloudHypervisor.Vmm.Kvm.Interop;
 
 namespace CloudHypervisor.Vmm.Tests.Kvm;

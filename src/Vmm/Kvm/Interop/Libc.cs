@@ -1,10 +1,12 @@
 using System.Runtime.InteropServices;
 
-namespace CloudHypervisor.Vmm.Kvm.Interop;
+namespace CloudHypervisor.Interop;
 
 /// <summary>
-/// The libc calls the KVM backend needs. This folder is the only place in Vmm that calls native
-/// code; callers above it see SafeHandles and <see cref="KvmException"/>.
+/// The libc calls the KVM backend needs beyond the shared ones in src/Interop/Libc.cs (close, read,
+/// write, poll, fcntl), which this project links into the same partial class. This folder is the
+/// only place in Vmm that calls native code; callers above it see SafeHandles and
+/// <c>KvmException</c>.
 /// </summary>
 // SAFETY: declarations only: pointers are passed through to libc by the callers in this folder,
 // each of which says why its buffer is valid for the call.
@@ -16,8 +18,6 @@ internal static unsafe partial class Libc
     public const int O_RDWR = 0x2;
     public const int O_DIRECT = 0x4000;
     public const int O_NOCTTY = 0x100;
-    public const int O_NONBLOCK = 0x800;
-    public const int O_CLOEXEC = 0x80000;
 
     public const int PROT_READ = 0x1;
     public const int PROT_WRITE = 0x2;
@@ -36,13 +36,6 @@ internal static unsafe partial class Libc
     public const int EFD_CLOEXEC = 0x80000;
     public const int EFD_NONBLOCK = 0x800;
 
-    public const short POLLIN = 0x1;
-    public const short POLLERR = 0x8;
-    public const short POLLHUP = 0x10;
-
-    public const int EINTR = 4;
-    public const int EAGAIN = 11;
-
     public const int SA_RESTART = 0x10000000;
     public const int TCSANOW = 0;
 
@@ -51,9 +44,6 @@ internal static unsafe partial class Libc
 
     [LibraryImport(LibcName, EntryPoint = "fstat", SetLastError = true)]
     public static partial int fstat(int fd, stat_t* buf);
-
-    [LibraryImport(LibcName, EntryPoint = "close", SetLastError = true)]
-    public static partial int close(int fd);
 
     // ioctl is variadic in C; on x86-64 SysV a single integer or pointer argument is passed the
     // same way to a variadic callee, so a fixed three-argument import is sound.
@@ -77,15 +67,6 @@ internal static unsafe partial class Libc
 
     [LibraryImport(LibcName, EntryPoint = "eventfd", SetLastError = true)]
     public static partial int eventfd(uint initval, int flags);
-
-    [LibraryImport(LibcName, EntryPoint = "read", SetLastError = true)]
-    public static partial nint read(int fd, byte* buf, nuint count);
-
-    [LibraryImport(LibcName, EntryPoint = "write", SetLastError = true)]
-    public static partial nint write(int fd, byte* buf, nuint count);
-
-    [LibraryImport(LibcName, EntryPoint = "poll", SetLastError = true)]
-    public static partial int poll(pollfd* fds, nuint nfds, int timeout);
 
     public const int F_OFD_GETLK = 36;
     public const int F_OFD_SETLK = 37;
@@ -160,14 +141,6 @@ internal static unsafe partial class Libc
     public const int TermiosBufferSize = 64;
 
 #pragma warning disable IDE1006, CA1815, CS8981 // Linux names.
-    [StructLayout(LayoutKind.Sequential)]
-    public struct pollfd
-    {
-        public int fd;
-        public short events;
-        public short revents;
-    }
-
     /// <summary>x86-64 <c>struct flock</c>: type, whence, start, length, pid (32 bytes).</summary>
     [StructLayout(LayoutKind.Sequential)]
     public struct flock

@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace CloudHypervisor.Vmm.Kvm.Interop;
+namespace CloudHypervisor.Interop;
 
 // The tun/tap and network-interface ioctls a virtio-net backend needs (linux/if_tun.h,
 // linux/sockios.h). They stay in this folder with every other native call of Vmm.
