@@ -36,7 +36,27 @@ internal static unsafe partial class Libc
         public short events;
         public short revents;
     }
+
+    /// <summary>glibc's x86-64 <c>struct stat</c> (144 bytes); only st_mode and st_size are read.</summary>
+    [StructLayout(LayoutKind.Explicit, Size = 144)]
+    public struct stat_t
+    {
+        [FieldOffset(24)]
+        public uint st_mode;
+
+        [FieldOffset(48)]
+        public long st_size;
+    }
 #pragma warning restore CS8981
+
+    /// <summary>The file type bits of <c>st_mode</c> (and statx's <c>stx_mode</c>) and their values (sys/stat.h).</summary>
+    public const uint S_IFMT = 0xF000;
+    public const uint S_IFREG = 0x8000;
+    public const uint S_IFDIR = 0x4000;
+    public const uint S_IFCHR = 0x2000;
+    public const uint S_IFBLK = 0x6000;
+    public const uint S_IFIFO = 0x1000;
+    public const uint S_IFSOCK = 0xC000;
 
     [LibraryImport("libc", SetLastError = true)]
     public static partial int close(int fd);
@@ -48,6 +68,12 @@ internal static unsafe partial class Libc
 
     [LibraryImport("libc", EntryPoint = "fcntl", SetLastError = true)]
     public static partial int fcntl(SafeHandle fd, int command, int argument);
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int fstat(int fd, stat_t* buf);
+
+    [LibraryImport("libc", EntryPoint = "fstat", SetLastError = true)]
+    public static partial int fstat(SafeHandle fd, stat_t* buf);
 
     [LibraryImport("libc", SetLastError = true)]
     public static partial int poll(pollfd* fds, nuint nfds, int timeout);

@@ -3,31 +3,12 @@ using System.Runtime.InteropServices;
 namespace CloudHypervisor.Interop;
 
 // The event file's own calls, added to the shared Libc (src/Interop/Libc.cs): O_APPEND, so
-// records follow the file's end after a copytruncate, and fstat/ftruncate, so a record that did
+// records follow the file's end after a copytruncate, and ftruncate, so a record that did
 // not fit on a full disk is cut away again.
 // SAFETY: as in src/Interop/Libc.cs; the fstat wrapper passes a struct stat on its frame.
 internal static unsafe partial class Libc
 {
     public const int O_APPEND = 0x400;
-    public const uint S_IFMT = 0xF000;
-    public const uint S_IFREG = 0x8000;
-
-#pragma warning disable IDE1006, CA1815 // Linux names.
-    /// <summary>glibc's x86-64 <c>struct stat</c> (144 bytes); only st_mode and st_size are read.</summary>
-    [StructLayout(LayoutKind.Explicit, Size = 144)]
-    public struct stat_t
-    {
-        [FieldOffset(24)]
-        public uint st_mode;
-
-        [FieldOffset(48)]
-        public long st_size;
-    }
-#pragma warning restore IDE1006, CA1815
-
-    [LibraryImport("libc", EntryPoint = "fstat", SetLastError = true)]
-    public static partial int fstat(SafeHandle fd, stat_t* buf);
-
     [LibraryImport("libc", EntryPoint = "ftruncate", SetLastError = true)]
     public static partial int ftruncate(SafeHandle fd, long length);
 

@@ -22,8 +22,6 @@ internal static unsafe partial class Libc
     public const int AT_FDCWD = -100;
     public const int AT_SYMLINK_NOFOLLOW = 0x100;
     public const uint STATX_TYPE = 0x1;
-    public const ushort S_IFMT = 0xF000;
-    public const ushort S_IFSOCK = 0xC000;
 
     /// <summary><c>sizeof(sun_path)</c> on Linux.</summary>
     public const int UnixPathMax = 108;

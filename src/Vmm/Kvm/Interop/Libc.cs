@@ -42,9 +42,6 @@ internal static unsafe partial class Libc
     [LibraryImport(LibcName, EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     public static partial int open(string path, int flags);
 
-    [LibraryImport(LibcName, EntryPoint = "fstat", SetLastError = true)]
-    public static partial int fstat(int fd, stat_t* buf);
-
     // ioctl is variadic in C; on x86-64 SysV a single integer or pointer argument is passed the
     // same way to a variadic callee, so a fixed three-argument import is sound.
     [LibraryImport(LibcName, EntryPoint = "ioctl", SetLastError = true)]
@@ -161,25 +158,6 @@ internal static unsafe partial class Libc
         public int sa_flags;
         public int pad;
         public nint sa_restorer;
-    }
-    /// <summary>The file type bits of <c>st_mode</c> and their values (sys/stat.h).</summary>
-    public const uint S_IFMT = 0xF000;
-    public const uint S_IFREG = 0x8000;
-    public const uint S_IFDIR = 0x4000;
-    public const uint S_IFCHR = 0x2000;
-    public const uint S_IFBLK = 0x6000;
-    public const uint S_IFIFO = 0x1000;
-    public const uint S_IFSOCK = 0xC000;
-
-    /// <summary>glibc's x86-64 <c>struct stat</c> (144 bytes); only st_mode and st_size are read.</summary>
-    [StructLayout(LayoutKind.Explicit, Size = 144)]
-    public struct stat_t
-    {
-        [FieldOffset(24)]
-        public uint st_mode;
-
-        [FieldOffset(48)]
-        public long st_size;
     }
 #pragma warning restore IDE1006, CA1815, CS8981
 }
