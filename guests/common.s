@@ -318,6 +318,44 @@ wait_ticks:
     jb 1b
     ret
 
+# ---- the Generic Event Device (GSI 5, through the 8259), as an OSPM running the DSDT's _EVT ----
+
+# ged_listen: installs the GED interrupt handler and unmasks its line.
+    .globl ged_listen
+ged_listen:
+    movl $PIC_VECTOR_BASE + GedIrq, %edi
+    movq $ged_isr, %rsi
+    call set_gate
+    movl $GedIrq, %edi
+    jmp pic_unmask
+
+# ged_wait: halts until a GED interrupt has come in and returns the event bits gathered since
+# the last call in %eax (reading the GED register clears it, so the handler accumulates them).
+# Leaves interrupts enabled.
+    .globl ged_wait
+ged_wait:
+1:  cli
+    movl ged_events, %eax
+    movl $0, ged_events
+    testl %eax, %eax
+    jnz 2f
+    sti                                  # sti; hlt: no interrupt can slip in between
+    hlt
+    jmp 1b
+2:  sti
+    ret
+
+ged_isr:
+    push %rax
+    push %rbx
+    movl $GedStart, %ebx
+    movl (%rbx), %eax
+    orl %eax, ged_events
+    call pic_eoi
+    pop %rbx
+    pop %rax
+    iretq
+
 # ---- COM1 and the debug port ----
 
 serial_init:
@@ -531,6 +569,8 @@ pvh_start_info:
     .globl ticks
 ticks:
     .quad 0
+ged_events:
+    .long 0
 
     .p2align 3
     .globl gdt

@@ -11,22 +11,11 @@
     .text
     .globl guest_main
 guest_main:
-    movl $PIC_VECTOR_BASE + GedIrq, %edi
-    movq $ged_isr, %rsi
-    call set_gate
-    movl $GedIrq, %edi
-    call pic_unmask
+    call ged_listen
     movq $msg_wait, %rdi
     call puts
-1:  cli
-    movl events, %ebx
-    movl $0, events
-    testl %ebx, %ebx
-    jnz 2f
-    sti                                  # sti; hlt: no interrupt can slip in between
-    hlt
-    jmp 1b
-2:  sti
+1:  call ged_wait
+    movl %eax, %ebx
     testl $GedEventPciHotplug, %ebx
     jz 1b
     movl $PciHotplugStart, %eax
@@ -102,17 +91,6 @@ eject:
     call putc
     ret
 
-ged_isr:
-    push %rax
-    push %rbx
-    movl $GedStart, %ebx
-    movl (%rbx), %eax
-    orl %eax, events
-    call pic_eoi
-    pop %rbx
-    pop %rax
-    iretq
-
     .section .rodata
 msg_wait:
     .asciz "hotplug: waiting for the GED interrupt\n"
@@ -124,8 +102,3 @@ msg_capacity:
     .asciz " virtio-blk capacity "
 msg_ejected:
     .asciz " ejected, now reads "
-
-    .bss
-    .p2align 2
-events:
-    .skip 4

@@ -7,22 +7,11 @@
     .text
     .globl guest_main
 guest_main:
-    movl $PIC_VECTOR_BASE + GedIrq, %edi
-    movq $ged_isr, %rsi
-    call set_gate
-    movl $GedIrq, %edi
-    call pic_unmask
+    call ged_listen
     movq $msg_wait, %rdi
     call puts
-1:  cli
-    movl events, %ebx
-    movl $0, events
-    testl %ebx, %ebx
-    jnz 2f
-    sti                                  # sti; hlt: no interrupt can slip in between
-    hlt
-    jmp 1b
-2:  sti
+1:  call ged_wait
+    movl %eax, %ebx
     movq $msg_event, %rdi
     call puts
     movl %ebx, %edi
@@ -40,17 +29,6 @@ guest_main:
     call puts
     ret
 
-ged_isr:
-    push %rax
-    push %rbx
-    movl $GedStart, %ebx
-    movl (%rbx), %eax
-    orl %eax, events
-    call pic_eoi
-    pop %rbx
-    pop %rax
-    iretq
-
     .section .rodata
 msg_wait:
     .asciz "powerbutton: waiting for the GED interrupt\n"
@@ -60,8 +38,3 @@ msg_off:
     .asciz "powerbutton: power button pressed, powering off\n"
 msg_alive:
     .asciz "powerbutton: still running\n"
-
-    .bss
-    .p2align 2
-events:
-    .skip 4

@@ -61,19 +61,7 @@ public static class DeviceIds
     {
         ArgumentNullException.ThrowIfNull(config);
         var allocator = new DeviceIdAllocator(InUse(config));
-        AssignAll(allocator, config.Disks, DiskPrefix);
-        AssignAll(allocator, config.Net, NetPrefix);
-        AssignAll(allocator, config.Fs, FsPrefix);
-        AssignAll(allocator, config.Pmem, PmemPrefix);
-        if (config.Vsock is { Id: null } vsock)
-        {
-            vsock.Id = allocator.Next(VsockPrefix);
-        }
-
-        AssignAll(allocator, config.Vdpa, VdpaPrefix);
-        AssignAll(allocator, config.GenericVhostUser, GenericVhostUserPrefix);
-        AssignAll(allocator, config.Devices, VfioPrefix);
-        AssignAll(allocator, config.UserDevices, VfioUserPrefix);
+        AssignNew(allocator, config);
         return allocator;
     }
 
