@@ -1,3 +1,4 @@
+using CloudHypervisor.EventMonitor;
 using CloudHypervisor.InternalApi;
 using CloudHypervisor.InternalApi.Json;
 using CloudHypervisor.InternalApi.Models;
@@ -36,8 +37,8 @@ public sealed partial class VmmControlLoop
         {
             Config = _config!,
             State = VmmPhases.StateOf(phase)!.Value,
-            // The backend has no balloon or virtio-mem yet, so the actual size is the configured one.
-            MemoryActualSize = MemorySize.Configured(_config!),
+            // As upstream: the configured RAM less what the balloon holds (no virtio-mem here yet).
+            MemoryActualSize = MemorySize.Configured(_config!) - Math.Min(MemorySize.Configured(_config!), _vm?.BalloonActualSize ?? 0),
             // Live once booted: a device the guest ejected leaves the tree when it goes.
             DeviceTree = _deviceTree is null ? null : new Dictionary<string, DeviceNode>(_vm?.DeviceTree ?? _deviceTree),
         };
@@ -68,14 +69,55 @@ public sealed partial class VmmControlLoop
             return Answer(refused);
         }
 
-        if (_vm is not null)
+        if (_vm is { } vm)
         {
-            return Answer(Unsupported(action, "Resizing a booted VM (vCPU, memory or balloon hot-plug)"));
+            return Answer(ResizeBooted(action, vm, command.Config));
         }
 
         var edited = _config!.Clone();
         ConfigEdits.Resize(edited, command.Config);
         return Answer(Store(action, edited));
+    }
+
+    /// <summary>
+    /// vm.resize of a booted VM: the balloon's target (desired_balloon) is set at once and the
+    /// guest told, with vm/resizing and vm/resized around it, and the config's balloon size
+    /// follows, as upstream. vCPU and RAM hot-plug are not done by this VMM yet.
+    /// </summary>
+    private ApiResult ResizeBooted(ApiAction action, Hypervisor.IGuestVm vm, VmResize resize)
+    {
+        if (resize.DesiredVcpus is not null || resize.DesiredRam is not null)
+        {
+            return Unsupported(action, "Resizing the vCPUs or the RAM of a booted VM (hot-plug)");
+        }
+
+        if (resize.DesiredBalloon is not { } balloon)
+        {
+            return ApiResult.Ok();
+        }
+
+        if (_config!.Balloon is null)
+        {
+            return ApiError.For(action, ApiErrorKind.InvalidArgument, "Cannot resize the balloon", "the VM has no virtio-balloon device (--balloon)");
+        }
+
+        var ram = MemorySize.Configured(_config);
+        if (balloon >= ram)
+        {
+            return ApiError.For(action, ApiErrorKind.InvalidArgument, "Cannot resize the balloon", $"Ballon size ({balloon}) greater than RAM ({ram})");
+        }
+
+        Publish(Events.Vm.Resizing);
+        if (Try(action, () => vm.ResizeBalloon(balloon)) is { } error)
+        {
+            return error;
+        }
+
+        var edited = _config.Clone();
+        edited.Balloon!.Size = balloon;
+        _config = edited;
+        Publish(Events.Vm.Resized);
+        return ApiResult.Ok();
     }
 
     ValueTask<ApiResult> IRequestHandler.VmResizeZone(VmResizeZoneCommand command)

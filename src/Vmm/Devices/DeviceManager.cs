@@ -70,14 +70,20 @@ public sealed class DeviceManager : IDisposable
     private readonly IGuestEvents _events;
     private readonly ILogger _logger;
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, VirtioBlock> _disks = [];
+    private readonly IMemorySlots? _slots;
+    private readonly IoBus _mmio;
     private PciConfigIo? _configIo;
+    private VirtioBalloon? _balloon;
 
+    /// <summary>Builds the devices of <paramref name="config"/>; <paramref name="slots"/> maps device memory (pmem regions) into the guest, null for a VM that can have none.</summary>
     public DeviceManager(VmConfig config, GuestMemory memory, IInterruptController interrupts, IIoEventRegistry ioEvents,
-        IoBus pio, IoBus mmio, DeviceRegistry registry, IGuestEvents events, ILogger logger, ConsoleEndpoint? console = null)
+        IoBus pio, IoBus mmio, DeviceRegistry registry, IGuestEvents events, ILogger logger, ConsoleEndpoint? console = null, IMemorySlots? slots = null)
     {
         ArgumentNullException.ThrowIfNull(config);
         ArgumentNullException.ThrowIfNull(pio);
         ArgumentNullException.ThrowIfNull(mmio);
+        _slots = slots;
+        _mmio = mmio;
         _memory = memory;
         _interrupts = interrupts;
         _ioEvents = ioEvents;
@@ -153,10 +159,90 @@ public sealed class DeviceManager : IDisposable
 
         AddVirtio(new VirtioRng(DeviceIds.Rng, source), rng.PciSegment, rng.PciDeviceId);
 
+        // Upstream's order: block, net, rng, fs, pmem, vsock, mem, balloon.
+        foreach (var pmem in config.Pmem ?? [])
+        {
+            AddPmem(pmem);
+        }
+
         if (config.Vsock is { } vsock)
         {
             AddVirtio(Vsocks.Create(vsock), vsock.PciSegment, vsock.PciDeviceId);
         }
+
+        if (config.Balloon is { } balloon)
+        {
+            _balloon = new VirtioBalloon(balloon.Id ?? DeviceIds.Balloon, balloon.Size, balloon.DeflateOnOom, balloon.FreePageReporting, _logger);
+            AddVirtio(_balloon, balloon.PciSegment, balloon.PciDeviceId);
+        }
+    }
+
+    /// <summary>
+    /// A virtio-pmem device: the file mapped at a 2 MiB aligned address of its segment's 64-bit
+    /// window (as upstream, which places it with the segment's mem64 allocator), the region in a
+    /// memory slot and on the MMIO bus, and its range in the device's device_tree node.
+    /// </summary>
+    private string AddPmem(PmemConfig config)
+    {
+        var id = config.Id ?? throw new ArgumentException("pmem: a device has no id (ids are assigned before boot)");
+        if (_slots is null)
+        {
+            throw new HypervisorException(ApiErrorKind.InvalidArgument, $"Cannot create virtio-pmem device {id}", ["this VM cannot map device memory"]);
+        }
+
+        var (file, size) = Pmems.Open(id, config);
+        FileMapping? mapping = null;
+        IDisposable? slot = null;
+        IDisposable? bus = null;
+        try
+        {
+            var segment = Segments[config.PciSegment];
+            var start = segment.Mmio64.Allocate(size, Pmems.Alignment)
+                ?? throw new HypervisorException(ApiErrorKind.InvalidArgument, $"Cannot create virtio-pmem device {id}",
+                    [$"PCI segment {config.PciSegment}'s 64-bit window has no room for {size} bytes"]);
+            mapping = FileMapping.Map(file.SafeFileHandle, size, config.DiscardWrites);
+            var region = new PmemRegionBus();
+            _mmio.Register(start, size, $"_pmem-region-{id}", region);
+            bus = new BusRange(_mmio, start);
+            slot = _slots.Map(start, mapping);
+            var device = new VirtioPmem(id, file, mapping, slot, start, region, bus);
+            return AddVirtio(device, config.PciSegment, config.PciDeviceId, resources: [DeviceResources.Mmio(start, size)]);
+        }
+        catch (Exception e) when (e is IOException or InvalidOperationException)
+        {
+            slot?.Dispose();
+            bus?.Dispose();
+            mapping?.Dispose();
+            file.Dispose();
+            throw new HypervisorException(ApiErrorKind.InvalidArgument, $"Cannot create virtio-pmem device {id}", [e.Message]);
+        }
+        catch (HypervisorException) when (slot is null)
+        {
+            bus?.Dispose();
+            mapping?.Dispose();
+            file.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>A range registered on a bus, unregistered when disposed.</summary>
+    private sealed class BusRange(IoBus bus, ulong @base) : IDisposable
+    {
+        public void Dispose() => bus.Unregister(@base);
+    }
+
+    /// <summary>The balloon's actual size in bytes (what the driver says it holds); 0 without a balloon.</summary>
+    public ulong BalloonActualBytes => _balloon?.ActualBytes ?? 0;
+
+    /// <summary>vm.resize desired_balloon on a running VM: the new target and a config-change interrupt.</summary>
+    public void ResizeBalloon(ulong bytes)
+    {
+        if (_balloon is null)
+        {
+            throw new HypervisorException(ApiErrorKind.InvalidArgument, "Cannot resize the balloon", ["the VM has no virtio-balloon device (--balloon)"]);
+        }
+
+        _balloon.Resize(bytes);
     }
 
     public List<PciSegment> Segments { get; } = [];
@@ -178,7 +264,7 @@ public sealed class DeviceManager : IDisposable
         public void Dispose() => endpoint.RouteInput(null);
     }
 
-    private string AddVirtio(IVirtioDevice device, ushort segmentId, byte? slot, IDisposable? alongside = null)
+    private string AddVirtio(IVirtioDevice device, ushort segmentId, byte? slot, IDisposable? alongside = null, IReadOnlyList<System.Text.Json.JsonElement>? resources = null)
     {
         VirtioPciDevice transport;
         try
@@ -220,6 +306,7 @@ public sealed class DeviceManager : IDisposable
         });
         Registry.Add(new RegisteredDevice(device.Id)
         {
+            Resources = () => resources ?? [],
             Parent = nodeId,
             Counters = device.Counters,
             Owner = alongside,
@@ -256,13 +343,17 @@ public sealed class DeviceManager : IDisposable
         {
             bdf = AddVirtio(Networks.Create(id, net), net.PciSegment, net.PciDeviceId);
         }
+        else if ((config.Pmem ?? []).Find(p => p.Id == id) is { } pmem)
+        {
+            bdf = AddPmem(pmem);
+        }
         else if (config.Vsock is { } vsock && vsock.Id == id)
         {
             bdf = AddVirtio(Vsocks.Create(vsock), vsock.PciSegment, vsock.PciDeviceId);
         }
         else
         {
-            throw new HypervisorException(ApiErrorKind.InvalidArgument, $"Cannot hot-plug device {id}", ["this VMM hot-plugs disks, nets and vsock only"]);
+            throw new HypervisorException(ApiErrorKind.InvalidArgument, $"Cannot hot-plug device {id}", ["this VMM hot-plugs disks, nets, pmem and vsock only"]);
         }
 
         lock (_hotplugLock)
@@ -290,7 +381,7 @@ public sealed class DeviceManager : IDisposable
             }
         }
 
-        if (placed.Transport.Device is not (VirtioBlock or VirtioNet or VirtioVsock))
+        if (placed.Transport.Device is not (VirtioBlock or VirtioNet or VirtioPmem or VirtioVsock))
         {
             throw new HypervisorException(ApiErrorKind.InvalidArgument, $"Cannot remove device {id}", ["only disks, nets, pmem, fs and vsock devices can be removed (as upstream)"]);
         }
@@ -473,7 +564,10 @@ public sealed class DeviceManager : IDisposable
 
         foreach (var p in config.Pmem ?? [])
         {
-            No(p.Id ?? "pmem", "virtio-pmem is not supported by this VMM yet");
+            if (p.Iommu)
+            {
+                No(p.Id ?? p.File, "this VMM has no virtual IOMMU (iommu=on)");
+            }
         }
 
         foreach (var d in config.Devices ?? [])
@@ -501,9 +595,9 @@ public sealed class DeviceManager : IDisposable
             No(vsock.Id ?? "vsock", "this VMM has no virtual IOMMU (iommu=on)");
         }
 
-        if (config.Balloon is not null)
+        if (config.Balloon is { Iommu: true } balloon)
         {
-            No(DeviceIds.Balloon, "virtio-balloon is not supported by this VMM yet");
+            No(balloon.Id ?? DeviceIds.Balloon, "this VMM has no virtual IOMMU (iommu=on)");
         }
 
         if (config.Console.Iommu && config.Console.Mode != ConsoleMode.Off)
@@ -693,6 +787,61 @@ public static class Networks
         System.Security.Cryptography.RandomNumberGenerator.Fill(bytes);
         bytes[0] = (byte)((bytes[0] & 0xFE) | 0x02);
         return new System.Net.NetworkInformation.PhysicalAddress(bytes);
+    }
+}
+
+/// <summary>Opens a pmem backing file as upstream: a regular file (size defaults to its length) or a directory (an O_TMPFILE of <c>size</c> in it).</summary>
+public static class Pmems
+{
+    /// <summary>Region size and placement granularity: 2 MiB, so the guest can map it with huge pages (as upstream).</summary>
+    public const ulong Alignment = 2UL << 20;
+
+    public static (FileStream File, ulong Size) Open(string id, PmemConfig pmem)
+    {
+        ArgumentNullException.ThrowIfNull(pmem);
+        string Failed() => $"Cannot create virtio-pmem device {id}";
+        FileStream? file = null;
+        try
+        {
+            ulong size;
+            if (Directory.Exists(pmem.File))
+            {
+                if (pmem.Size is not { } wanted)
+                {
+                    throw new HypervisorException(ApiErrorKind.InvalidArgument, Failed(), [$"{pmem.File} is a directory: a pmem backed by a temporary file there needs a size"]);
+                }
+
+                file = HostFile.OpenTemporary(pmem.File, (long)wanted);
+                size = wanted;
+            }
+            else
+            {
+                file = new FileStream(pmem.File, FileMode.Open, pmem.DiscardWrites ? FileAccess.Read : FileAccess.ReadWrite, FileShare.ReadWrite, bufferSize: 0);
+                var length = (ulong)file.Length;
+                size = pmem.Size ?? length;
+                if (size > length)
+                {
+                    throw new HypervisorException(ApiErrorKind.InvalidArgument, Failed(), [$"size {size} is larger than {pmem.File} ({length} bytes)"]);
+                }
+            }
+
+            if (size == 0 || size % Alignment != 0)
+            {
+                throw new HypervisorException(ApiErrorKind.InvalidArgument, Failed(), [$"the pmem size {size} is not a non-zero multiple of 2 MiB"]);
+            }
+
+            return (file, size);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            file?.Dispose();
+            throw new HypervisorException(ApiErrorKind.InvalidArgument, Failed(), [$"Cannot open {pmem.File}: {e.Message}"]);
+        }
+        catch
+        {
+            file?.Dispose();
+            throw;
+        }
     }
 }
 

@@ -54,6 +54,29 @@ public sealed unsafe class HostFile : IDisposable
         return new HostFile(new SafeFileHandle(fd, ownsHandle: true), direct);
     }
 
+    /// <summary>
+    /// An unnamed file of <paramref name="size"/> bytes in <paramref name="directory"/>
+    /// (O_TMPFILE): a pmem backed by a directory, as upstream; it vanishes when closed.
+    /// </summary>
+    public static FileStream OpenTemporary(string directory, long size)
+    {
+        var fd = Libc.open(directory, Libc.O_TMPFILE | Libc.O_RDWR | Libc.O_CLOEXEC);
+        if (fd < 0)
+        {
+            throw new IOException($"Cannot create a temporary file in {directory}: {Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError())}");
+        }
+
+        var handle = new SafeFileHandle(fd, ownsHandle: true);
+        if (Libc.ftruncate(fd, size) != 0)
+        {
+            var error = Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError());
+            handle.Dispose();
+            throw new IOException($"Cannot size a temporary file in {directory} to {size} bytes: {error}");
+        }
+
+        return new FileStream(handle, FileAccess.ReadWrite, bufferSize: 0);
+    }
+
     /// <summary>Takes the OFD lock; a conflicting holder gives <see cref="HostFileException.Locked"/>.</summary>
     public void Lock(string path, bool write, bool wholeFile)
     {

@@ -87,6 +87,13 @@ public interface IGuestVm : IDisposable
     void ResizeDisk(string id, ulong size) =>
         throw new HypervisorException("Resizing a disk of a booted VM is not supported by this backend", []);
 
+    /// <summary>Bytes the guest's balloon driver holds (its <c>actual</c> pages), which vm.info subtracts from RAM; 0 without a balloon.</summary>
+    ulong BalloonActualSize => 0;
+
+    /// <summary>vm.resize desired_balloon on a booted VM: the balloon's new target; the guest is told with a config-change interrupt.</summary>
+    void ResizeBalloon(ulong size) =>
+        throw new HypervisorException("Resizing the balloon of a booted VM is not supported by this backend", []);
+
     /// <summary>
     /// Hot-plug: builds device <paramref name="id"/> of <paramref name="config"/> (the config with
     /// the new entry) into the running VM and tells the guest; returns its BDF.

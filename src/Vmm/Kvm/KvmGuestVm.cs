@@ -225,6 +225,11 @@ internal sealed class KvmGuestVm : IGuestVm
     public void HotUnplug(string id) =>
         (_deviceManager ?? throw new HypervisorException(InternalApi.ApiErrorKind.NotFound, $"Unknown device id {id}", [])).Unplug(id);
 
+    public ulong BalloonActualSize => _deviceManager?.BalloonActualBytes ?? 0;
+
+    public void ResizeBalloon(ulong size) =>
+        (_deviceManager ?? throw new HypervisorException(InternalApi.ApiErrorKind.InvalidArgument, "Cannot resize the balloon", ["the VM has no devices"])).ResizeBalloon(size);
+
     public void ResizeDisk(string id, ulong size) =>
         (_deviceManager ?? throw new HypervisorException(InternalApi.ApiErrorKind.NotFound, $"Unknown device id {id}", [])).ResizeDisk(id, size);
 

@@ -152,6 +152,12 @@ internal static class KvmVmBuilder
                 vm.SetUserMemoryRegion((uint)slot, region.GuestAddress, region.Size, memory.HostAddress + (nint)region.HostOffset);
             }
 
+            // Upstream's prefault (MAP_POPULATE): every page of RAM is faulted in before the guest runs.
+            if (config.Memory.Prefault && image is null)
+            {
+                memory.Populate();
+            }
+
             var pci = PciSegmentLayout.For(config, memory.Regions.Max(r => r.End));
             BootEntry? entry = null;
             if (image is null)
@@ -182,7 +188,8 @@ internal static class KvmVmBuilder
                 powerOff: () => self?.ReportExit(new GuestExit(GuestExitKind.Poweroff, "ACPI sleep control: S5")),
                 reset: () => self?.ReportExit(new GuestExit(GuestExitKind.Reset, "reset requested by the guest")));
             guest = self = new KvmGuestVm(system, vm, memory, vcpuCount, events, logger, devices) { MemoryServer = onDemand };
-            guest.DeviceManager = new DeviceManager(config, memory, interrupts, interrupts, devices.Pio, devices.Mmio, registry, events, logger, consoles.Console);
+            guest.DeviceManager = new DeviceManager(config, memory, interrupts, interrupts, devices.Pio, devices.Mmio, registry, events, logger, consoles.Console,
+                new KvmMemorySlots(vm, memory.Regions.Count));
             guest.DeviceManager.NotifyGuest = devices.Ged.PciHotplug;
 
             var supported = system.GetSupportedCpuid();

@@ -23,12 +23,15 @@ public sealed unsafe class GuestMemory : IDisposable
     private readonly MmapHandle _mapping;
     private readonly FdHandle? _memfd;
 
-    private GuestMemory(MmapHandle mapping, FdHandle? memfd, IReadOnlyList<GuestRamRegion> regions)
+    private GuestMemory(MmapHandle mapping, FdHandle? memfd, IReadOnlyList<GuestRamRegion> regions, bool hugepages)
     {
         _mapping = mapping;
         _memfd = memfd;
         Regions = regions;
+        _hugepages = hugepages;
     }
+
+    private readonly bool _hugepages;
 
     public IReadOnlyList<GuestRamRegion> Regions { get; }
 
@@ -98,7 +101,7 @@ public sealed unsafe class GuestMemory : IDisposable
 
             // A forked child (e.g. a helper process) must not share or copy guest RAM.
             _ = Libc.madvise(mapping.Address, mapping.Length, Libc.MADV_DONTFORK);
-            return new GuestMemory(mapping, memfd, Layout(size));
+            return new GuestMemory(mapping, memfd, Layout(size), hugepages);
         }
         catch
         {
@@ -191,6 +194,23 @@ public sealed unsafe class GuestMemory : IDisposable
         {
             throw KvmException.FromLastError("madvise(MADV_POPULATE_WRITE) of guest RAM");
         }
+    }
+
+    /// <summary>
+    /// Gives the host back the pages of [gpa, gpa+length) (4 KiB aligned, inside one region): the
+    /// balloon's inflated and reported pages. Private RAM is dropped with MADV_DONTNEED, shared
+    /// (memfd) RAM with MADV_REMOVE, which also frees the file's pages; the guest reads zeros if
+    /// it touches them again. False when the host refused (e.g. 4 KiB of a huge-page mapping).
+    /// </summary>
+    public bool Discard(ulong gpa, ulong length)
+    {
+        if ((gpa | length) % 4096 != 0 || _hugepages)
+        {
+            return false;
+        }
+
+        var host = Translate(gpa, length);
+        return Libc.madvise((nint)host, (nuint)length, _memfd is null ? Libc.MADV_DONTNEED : Libc.MADV_REMOVE) == 0;
     }
 
     public void Dispose()

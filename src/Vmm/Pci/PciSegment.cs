@@ -20,9 +20,12 @@ public sealed class PciWindow(ulong start, ulong size)
     public ulong End => Start + Size;
 
     /// <summary>The next free, size-aligned address for a BAR of <paramref name="size"/>, or null when the window is full.</summary>
-    public ulong? Allocate(ulong size)
+    public ulong? Allocate(ulong size) => Allocate(size, size);
+
+    /// <summary>The next free address aligned to <paramref name="alignment"/> (a power of two) for <paramref name="size"/> bytes, or null when the window is full.</summary>
+    public ulong? Allocate(ulong size, ulong alignment)
     {
-        var address = (_next + size - 1) & ~(size - 1);
+        var address = (_next + alignment - 1) & ~(alignment - 1);
         if (address < _next || address + size > End)
         {
             return null;

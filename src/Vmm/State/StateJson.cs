@@ -32,6 +32,8 @@ namespace CloudHypervisor.Vmm.State;
 [JsonSerializable(typeof(Virtio.VirtioConsoleState))]
 [JsonSerializable(typeof(Virtio.VirtioNetState))]
 [JsonSerializable(typeof(Virtio.VirtioVsockState))]
+[JsonSerializable(typeof(Virtio.VirtioPmemState))]
+[JsonSerializable(typeof(Virtio.VirtioBalloonState))]
 [JsonSerializable(typeof(Kvm.VcpuState))]
 [JsonSerializable(typeof(Kvm.VmSnapshotState))]
 [JsonSerializable(typeof(Kvm.IrqChipState))]

@@ -10,6 +10,8 @@ public static class VirtioIds
     public const ushort Rng = 4;
     public const ushort Net = 1;
     public const ushort Vsock = 19;
+    public const ushort Balloon = 5;
+    public const ushort Pmem = 27;
 
     public const int FeatureIndirectDesc = 28;
     public const int FeatureEventIdx = 29;

@@ -48,6 +48,12 @@ public sealed class StateContractTests : IDisposable
             image.SetLength(1 << 20);
         }
 
+        var pmem = _dir.File("pmem.img");
+        using (var image = File.Create(pmem))
+        {
+            image.SetLength(2 << 20);
+        }
+
         var serial = _dir.File("serial.log");
         var config = new VmConfig
         {
@@ -56,6 +62,8 @@ public sealed class StateContractTests : IDisposable
             Serial = new SerialConfig { Mode = ConsoleMode.File, File = serial },
             Console = new ConsoleConfig { Mode = ConsoleMode.Null },
             Disks = [new DiskConfig { Path = disk, Id = "_disk0" }],
+            Pmem = [new PmemConfig { File = pmem, Id = "_pmem1" }],
+            Balloon = new BalloonConfig { Size = 1 << 20, Id = "__balloon" },
         };
         using var hypervisor = new KvmHypervisor(new LoggerConfiguration().CreateLogger());
         using var vm = (KvmGuestVm)hypervisor.CreateVm(config, new RecordingEvents());
@@ -67,6 +75,8 @@ public sealed class StateContractTests : IDisposable
         Assert.Contains(registered, d => d.Id == "_virtio-pci-_disk0");
         Assert.Contains(registered, d => d.Id == "__rng");
         Assert.Contains(registered, d => d.Id == "__console");
+        Assert.Contains(registered, d => d.Id == "_pmem1");
+        Assert.Contains(registered, d => d.Id == "__balloon");
         var without = registered.Where(d => d.State is null).Select(d => d.Id).ToList();
         Assert.True(without.Count == 0, $"registered devices without state: {string.Join(", ", without)}");
         foreach (var device in registered)

@@ -10,11 +10,16 @@ internal sealed unsafe class KvmVmFd(FdHandle fd) : IDisposable
     public const ulong TssAddress = 0xFFFB_D000;
     public const ulong IdentityMapAddress = 0xFFFB_C000;
 
-    public void SetUserMemoryRegion(uint slot, ulong guestAddress, ulong size, nint hostAddress)
+    /// <summary>KVM_MEM_READONLY: guest writes to the slot exit to user space as MMIO writes.</summary>
+    public const uint KVM_MEM_READONLY = 1u << 1;
+
+    /// <summary>KVM_SET_USER_MEMORY_REGION; a size of 0 deletes the slot.</summary>
+    public void SetUserMemoryRegion(uint slot, ulong guestAddress, ulong size, nint hostAddress, uint flags = 0)
     {
         var region = new kvm_userspace_memory_region
         {
             slot = slot,
+            flags = flags,
             guest_phys_addr = guestAddress,
             memory_size = size,
             userspace_addr = (ulong)hostAddress,

@@ -31,7 +31,10 @@ internal static unsafe partial class Libc
     public const uint MFD_CLOEXEC = 0x1;
     public const uint MFD_HUGETLB = 0x4;
 
+    public const int MADV_DONTNEED = 4;
+    public const int MADV_REMOVE = 9;
     public const int MADV_DONTFORK = 10;
+    public const int O_TMPFILE = 0x410000;
 
     public const int EFD_CLOEXEC = 0x80000;
     public const int EFD_NONBLOCK = 0x800;
