@@ -10,16 +10,30 @@ internal sealed unsafe class KvmVmFd(FdHandle fd) : IDisposable
     public const ulong TssAddress = 0xFFFB_D000;
     public const ulong IdentityMapAddress = 0xFFFB_C000;
 
-    public void SetUserMemoryRegion(uint slot, ulong guestAddress, ulong size, nint hostAddress)
+    public void SetUserMemoryRegion(uint slot, ulong guestAddress, ulong size, nint hostAddress, uint flags = 0)
     {
         var region = new kvm_userspace_memory_region
         {
             slot = slot,
+            flags = flags,
             guest_phys_addr = guestAddress,
             memory_size = size,
             userspace_addr = (ulong)hostAddress,
         };
         fd.Ioctl(KvmIoctls.KVM_SET_USER_MEMORY_REGION, (nint)(&region), "KVM_SET_USER_MEMORY_REGION");
+    }
+
+    /// <summary>
+    /// KVM_GET_DIRTY_LOG: the pages of <paramref name="slot"/> the guest wrote since the last call
+    /// (or since KVM_MEM_LOG_DIRTY_PAGES was set), one bit per page; KVM clears its log as it copies.
+    /// </summary>
+    public void GetDirtyLog(uint slot, ulong[] bitmap)
+    {
+        fixed (ulong* bits = bitmap)
+        {
+            var log = new kvm_dirty_log { slot = slot, dirty_bitmap = (ulong)bits };
+            fd.Ioctl(KvmIoctls.KVM_GET_DIRTY_LOG, (nint)(&log), "KVM_GET_DIRTY_LOG");
+        }
     }
 
     public void SetTssAddress(ulong address) => fd.Ioctl(KvmIoctls.KVM_SET_TSS_ADDR, (nint)address, "KVM_SET_TSS_ADDR");
