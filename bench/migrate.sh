@@ -19,7 +19,7 @@ trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 api() { curl -sS --unix-socket "$1" -o /dev/null -w '%{http_code}\n' -X PUT "http://localhost/api/v1/$2" ${3:+-H 'Content-Type: application/json' --data "$3"}; }
 now() { date +%s%N; }
 start() {
-    "$ch" --api-socket "path=$work/$1.sock" --event-monitor "path=$work/$1.events" "${@:2}" >"$work/$1.log" 2>&1 &
+    "$ch" -v --api-socket "path=$work/$1.sock" --event-monitor "path=$work/$1.events" "${@:2}" >"$work/$1.log" 2>&1 &
     for _ in $(seq 600); do [ -S "$work/$1.sock" ] && return; sleep 0.05; done
     echo "bench/migrate.sh: $1 did not start" >&2; exit 1
 }
