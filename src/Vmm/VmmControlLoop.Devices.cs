@@ -225,12 +225,6 @@ public sealed partial class VmmControlLoop
         Refuse(command.Action, "Writing a guest core dump");
 #endif
 
-    ValueTask<ApiResult> IRequestHandler.VmReceiveMigration(VmReceiveMigrationCommand command) =>
-        Refuse(command.Action, "Receiving a migration");
-
-    ValueTask<ApiResult> IRequestHandler.VmSendMigration(VmSendMigrationCommand command) =>
-        Refuse(command.Action, "Sending a migration");
-
     /// <summary>
     /// Cold add: validated on a clone and stored, 204. A booted VM gets the same validation (so a
     /// duplicate id is still AlreadyExists) and then the not-supported answer.

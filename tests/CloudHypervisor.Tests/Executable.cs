@@ -54,7 +54,7 @@ internal sealed partial class Executable : IDisposable
     /// <summary>Runs <paramref name="script"/> with bash, which must exec the VMM (so signals and the exit code are its).</summary>
     public static Executable StartThroughShell(string script) => Start("/bin/bash", ["-c", script], null);
 
-    private static Executable Start(string program, IEnumerable<string> args, IReadOnlyDictionary<string, string?>? environment)
+    internal static Executable Start(string program, IEnumerable<string> args, IReadOnlyDictionary<string, string?>? environment)
     {
         var info = Children.StartInfo(program, args, environment);
         var process = new Process { StartInfo = info };

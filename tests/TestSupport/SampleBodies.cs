@@ -35,7 +35,9 @@ public static class SampleBodies
         ["vm.snapshot"] = """{"destination_url":"file:///tmp/snap"}""",
         ["vm.coredump"] = """{"destination_url":"file:///tmp/core"}""",
         ["vm.restore"] = """{"source_url":"file:///tmp/snap"}""",
-        ["vm.receive-migration"] = """{"receiver_url":"unix:/tmp/mig"}""",
-        ["vm.send-migration"] = """{"destination_url":"unix:/tmp/mig"}""",
+        // A URL without a port: the body parses, and the VMM refuses it at once (InvalidArgument)
+        // instead of listening or migrating, so a sweep over every action never waits on a peer.
+        ["vm.receive-migration"] = """{"receiver_url":"tcp:localhost"}""",
+        ["vm.send-migration"] = """{"destination_url":"tcp:localhost"}""",
     };
 }

@@ -114,9 +114,33 @@ public interface IGuestVm : IDisposable
     /// <summary>Guest RAM, which a snapshot writes to memory-ranges; null for a backend without any.</summary>
     GuestMemory? Memory => null;
 
+    /// <summary>
+    /// Starts dirty-page tracking for a pre-copy migration: the hypervisor's log of guest writes
+    /// (KVM_MEM_LOG_DIRTY_PAGES on every slot) and the VMM's own log of device writes.
+    /// </summary>
+    void StartDirtyLog() => throw new HypervisorException("Live migration is not supported by this backend", []);
+
+    /// <summary>
+    /// ORs the pages written since the last call (guest and devices) into <paramref name="into"/>
+    /// and resets the logs; with <paramref name="final"/> (VM paused) every page a device wrote
+    /// since <see cref="StartDirtyLog"/> is added too.
+    /// </summary>
+    void TakeDirtyLog(DirtyBitmap into, bool final) => throw new HypervisorException("Live migration is not supported by this backend", []);
+
+    /// <summary>Ends dirty-page tracking; harmless when it was not started.</summary>
+    void StopDirtyLog()
+    {
+    }
+
+    /// <summary>The CPUID entries the guest sees (upstream's common_cpuid of the migration's Config).</summary>
+    IReadOnlyList<CpuidEntry> Cpuid => [];
+
     /// <summary>Per-device counters for vm.counters, e.g. <c>{"__serial": {"tx_bytes": 12}}</c>.</summary>
     IReadOnlyDictionary<string, IReadOnlyDictionary<string, ulong>> Counters();
 }
+
+/// <summary>One CPUID leaf as upstream's <c>CpuIdEntry</c> serializes it.</summary>
+public sealed record CpuidEntry(uint Function, uint Index, uint Flags, uint Eax, uint Ebx, uint Ecx, uint Edx);
 
 /// <summary>How a guest ended its run on its own.</summary>
 public enum GuestExitKind

@@ -125,6 +125,52 @@ internal sealed class KvmGuestVm : IGuestVm
         return KvmRestore.Save(this, _system.GetMsrIndexList());
     }
 
+    public void StartDirtyLog()
+    {
+        ObjectDisposedException.ThrowIf(_shutdown, this);
+        _memory.StartDirtyTracking();
+        SetDirtyLogging(true);
+    }
+
+    public void TakeDirtyLog(DirtyBitmap into, bool final)
+    {
+        ArgumentNullException.ThrowIfNull(into);
+        for (var slot = 0; slot < _memory.Regions.Count; slot++)
+        {
+            var region = _memory.Regions[slot];
+            var pages = region.Size >> 12;
+            var bitmap = new ulong[(pages + 63) / 64];
+            _vm.GetDirtyLog((uint)slot, bitmap);
+            into.OrSlot(bitmap, region.HostOffset >> 12, pages);
+        }
+
+        _memory.TakeDirty(into, sinceStart: final);
+    }
+
+    public void StopDirtyLog()
+    {
+        if (_shutdown)
+        {
+            return;
+        }
+
+        _memory.StopDirtyTracking();
+        SetDirtyLogging(false);
+    }
+
+    private void SetDirtyLogging(bool on)
+    {
+        for (var slot = 0; slot < _memory.Regions.Count; slot++)
+        {
+            var region = _memory.Regions[slot];
+            _vm.SetUserMemoryRegion((uint)slot, region.GuestAddress, region.Size, _memory.HostAddress + (nint)region.HostOffset,
+                on ? KvmConstants.KVM_MEM_LOG_DIRTY_PAGES : 0);
+        }
+    }
+
+    public IReadOnlyList<CpuidEntry> Cpuid =>
+        _vcpus.Count == 0 ? [] : [.. _vcpus[0].Fd.Cpuid.Select(e => new CpuidEntry(e.function, e.index, e.flags, e.eax, e.ebx, e.ecx, e.edx))];
+
     public void Pause()
     {
         if (!_booted || _shutdown)

@@ -145,7 +145,7 @@ internal static class KvmVmBuilder
             vm.CreateIrqChip();
             vm.CreatePit2();
 
-            memory = GuestMemory.Create(config.Memory.Size, config.Memory.Shared, config.Memory.Hugepages, config.Memory.HugepageSize);
+            memory = image?.FilledMemory ?? GuestMemory.Create(config.Memory.Size, config.Memory.Shared, config.Memory.Hugepages, config.Memory.HugepageSize);
             for (var slot = 0; slot < memory.Regions.Count; slot++)
             {
                 var region = memory.Regions[slot];
@@ -169,9 +169,13 @@ internal static class KvmVmBuilder
                     cancellationToken);
                 logger.Information("Loaded {Kernel} as {Format}, entry 0x{Entry:X}", payload.Kernel ?? "", entry.Format, entry.EntryPoint);
             }
-            else
+            else if (image.FilledMemory is null)
             {
                 onDemand = KvmRestore.FillMemory(memory, image, logger, cancellationToken);
+            }
+            else
+            {
+                KvmRestore.CheckLayout(memory, image);
             }
 
             KvmGuestVm? self = null;

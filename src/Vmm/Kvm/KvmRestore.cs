@@ -49,13 +49,7 @@ internal static class KvmRestore
     /// </summary>
     public static UserfaultfdServer? FillMemory(GuestMemory memory, SnapshotImage image, ILogger logger, CancellationToken cancellationToken)
     {
-        var expected = SnapshotMemory.Ranges(memory).Data;
-        var saved = image.Memory.MemoryRanges.Data;
-        if (!saved.SequenceEqual(expected))
-        {
-            throw new StateFormatException($"{SnapshotFiles.MemoryManager}/memory_ranges",
-                $"are {Describe(saved)}, but the {memory.Size} bytes of RAM in config.json are laid out as {Describe(expected)}");
-        }
+        CheckLayout(memory, image);
 
         if (image.OnDemand)
         {
@@ -76,6 +70,18 @@ internal static class KvmRestore
         }
 
         return null;
+    }
+
+    /// <summary>The saved memory-manager ranges must be those the config lays out.</summary>
+    public static void CheckLayout(GuestMemory memory, SnapshotImage image)
+    {
+        var expected = SnapshotMemory.Ranges(memory).Data;
+        var saved = image.Memory.MemoryRanges.Data;
+        if (!saved.SequenceEqual(expected))
+        {
+            throw new StateFormatException($"{SnapshotFiles.MemoryManager}/memory_ranges",
+                $"are {Describe(saved)}, but the {memory.Size} bytes of RAM in config.json are laid out as {Describe(expected)}");
+        }
     }
 
     private static string Describe(IEnumerable<MemoryRange> ranges) =>

@@ -20,8 +20,17 @@ public sealed record GuestRamRegion(ulong GuestAddress, ulong Size, ulong HostOf
 // [gpa, gpa + length) lies inside one RAM region of the mapping, and the mapping lives until Dispose.
 public sealed unsafe class GuestMemory : IDisposable
 {
+    private const int PageShift = 12;
+
     private readonly MmapHandle _mapping;
     private readonly FdHandle? _memfd;
+    // The VMM's own dirty log (upstream's AtomicBitmap), one bit per 4 KiB page of the mapping:
+    // set while a migration tracks writes, by every accessor that can write guest RAM (devices
+    // write through spans, so a span handed out for writing counts as a write).
+    private long[]? _dirty;
+    // Every page the VMM marked since tracking began: a device may write a page after the page
+    // was taken from _dirty and sent, so the final pass sends all of these again.
+    private long[]? _touched;
 
     private GuestMemory(MmapHandle mapping, FdHandle? memfd, IReadOnlyList<GuestRamRegion> regions, bool hugepages)
     {
@@ -34,6 +43,12 @@ public sealed unsafe class GuestMemory : IDisposable
     private readonly bool _hugepages;
 
     public IReadOnlyList<GuestRamRegion> Regions { get; }
+
+    /// <summary>The memfd behind shared RAM (shared=on), which a local migration hands over; null for private RAM.</summary>
+    internal FdHandle? Memfd => _memfd;
+
+    /// <summary>4 KiB pages in the mapping: the length in bits of a dirty bitmap of this RAM.</summary>
+    public ulong Pages => Size >> PageShift;
 
     public ulong Size => (ulong)_mapping.Length;
 
@@ -110,6 +125,37 @@ public sealed unsafe class GuestMemory : IDisposable
         }
     }
 
+    /// <summary>
+    /// Maps RAM handed over by a local migration: <paramref name="memfd"/> holds the source's guest
+    /// RAM, laid out as <see cref="Layout"/> lays out <paramref name="size"/> bytes. Takes the handle.
+    /// </summary>
+    internal static GuestMemory FromMemfd(FdHandle memfd, ulong size)
+    {
+        try
+        {
+            Libc.stat_t stat;
+            // SAFETY: stat is a local the kernel fills; fstat keeps no pointer.
+            if (Libc.fstat(memfd.Fd, &stat) != 0)
+            {
+                throw KvmException.FromLastError("fstat of the guest RAM memfd");
+            }
+
+            if ((ulong)stat.st_size != size)
+            {
+                throw new ArgumentException($"memory: the memfd handed over holds {stat.st_size} bytes, but the config's RAM is {size}");
+            }
+
+            var mapping = MmapHandle.Map((nuint)size, Libc.PROT_READ | Libc.PROT_WRITE, Libc.MAP_SHARED, memfd.Fd, "guest RAM");
+            _ = Libc.madvise(mapping.Address, mapping.Length, Libc.MADV_DONTFORK);
+            return new GuestMemory(mapping, memfd, Layout(size));
+        }
+        catch
+        {
+            memfd.Dispose();
+            throw;
+        }
+    }
+
     private static MmapHandle Map(ulong size, int flags, int fd, bool hugepages, ulong pageSize)
     {
         try
@@ -159,12 +205,131 @@ public sealed unsafe class GuestMemory : IDisposable
         return false;
     }
 
-    /// <summary>A span over guest RAM; valid while this object is alive (at most 2 GiB).</summary>
-    public Span<byte> GetSpan(ulong gpa, int length) => new(Translate(gpa, (ulong)length), length);
+    /// <summary>A span over guest RAM; valid while this object is alive (at most 2 GiB). Counts as a write for dirty tracking.</summary>
+    public Span<byte> GetSpan(ulong gpa, int length)
+    {
+        var at = Translate(gpa, (ulong)length);
+        MarkDirty(at, length);
+        return new(at, length);
+    }
+
+    /// <summary>A read-only span over guest RAM, which dirty tracking does not count.</summary>
+    public ReadOnlySpan<byte> GetReadOnlySpan(ulong gpa, int length) => new(Translate(gpa, (ulong)length), length);
 
     public void Write(ulong gpa, ReadOnlySpan<byte> bytes) => bytes.CopyTo(GetSpan(gpa, bytes.Length));
 
-    public void Read(ulong gpa, Span<byte> destination) => GetSpan(gpa, destination.Length).CopyTo(destination);
+    public void Read(ulong gpa, Span<byte> destination) => GetReadOnlySpan(gpa, destination.Length).CopyTo(destination);
+
+    private void MarkDirty(byte* at, int length)
+    {
+        if (_dirty is not { } dirty || length <= 0)
+        {
+            return;
+        }
+
+        var first = (ulong)(at - (byte*)_mapping.Address) >> PageShift;
+        var last = ((ulong)(at - (byte*)_mapping.Address) + (ulong)length - 1) >> PageShift;
+        for (var page = first; page <= last; page++)
+        {
+            var bit = 1L << (int)(page & 63);
+            if ((Volatile.Read(ref dirty[page >> 6]) & bit) == 0)
+            {
+                Interlocked.Or(ref dirty[page >> 6], bit);
+            }
+        }
+    }
+
+    /// <summary>Starts the VMM's dirty log: from now on every write through this object marks its pages.</summary>
+    public void StartDirtyTracking()
+    {
+        var words = (int)((Pages + 63) / 64);
+        _touched = new long[words];
+        Volatile.Write(ref _dirty, new long[words]);
+    }
+
+    public void StopDirtyTracking()
+    {
+        Volatile.Write(ref _dirty, null);
+        _touched = null;
+    }
+
+    /// <summary>
+    /// ORs the pages the VMM wrote since the last call into <paramref name="into"/> and clears
+    /// them (upstream's get_and_reset). With <paramref name="sinceStart"/> every page marked since
+    /// tracking began is added instead, for the final pass of a migration.
+    /// </summary>
+    public void TakeDirty(DirtyBitmap into, bool sinceStart = false)
+    {
+        ArgumentNullException.ThrowIfNull(into);
+        if (_dirty is not { } dirty || _touched is not { } touched)
+        {
+            return;
+        }
+
+        for (var i = 0; i < dirty.Length; i++)
+        {
+            var word = Interlocked.Exchange(ref dirty[i], 0);
+            touched[i] |= word;
+            into.Words[i] |= (ulong)(sinceStart ? touched[i] : word);
+        }
+    }
+
+    /// <summary>
+    /// The pages of RAM that may hold something other than zeros: resident (mincore) and not all
+    /// zero. A fresh destination needs only these; for an idle guest that is a small part of its RAM.
+    /// </summary>
+    public DirtyBitmap NonZeroPages()
+    {
+        var pages = Pages;
+        var map = new DirtyBitmap(pages);
+        var resident = new byte[pages];
+        fixed (byte* vec = resident)
+        {
+            // SAFETY: vec holds one byte per page of the mapping, as mincore writes.
+            if (Libc.mincore(_mapping.Address, _mapping.Length, vec) != 0)
+            {
+                throw KvmException.FromLastError("mincore of guest RAM");
+            }
+        }
+
+        for (ulong page = 0; page < pages; page++)
+        {
+            if ((resident[page] & 1) == 0)
+            {
+                continue;
+            }
+
+            // SAFETY: page < Pages, so the 4 KiB at page << 12 lie inside the mapping.
+            var bytes = new ReadOnlySpan<byte>((byte*)_mapping.Address + (nint)(page << PageShift), 1 << PageShift);
+            if (bytes.IndexOfAnyExcept((byte)0) >= 0)
+            {
+                map.Set(page);
+            }
+        }
+
+        return map;
+    }
+
+    /// <summary>Guest-physical ranges of the host pages set in <paramref name="map"/>, merged where contiguous.</summary>
+    public List<MemoryRangeSpan> RangesOf(DirtyBitmap map)
+    {
+        ArgumentNullException.ThrowIfNull(map);
+        var ranges = new List<MemoryRangeSpan>();
+        foreach (var region in Regions)
+        {
+            var first = region.HostOffset >> PageShift;
+            var end = (region.HostOffset + region.Size) >> PageShift;
+            var page = map.NextSet(first, end);
+            while (page < end)
+            {
+                var run = map.NextClear(page, end);
+                ranges.Add(new MemoryRangeSpan(region.GuestAddress + ((page - first) << PageShift), (run - page) << PageShift));
+                page = map.NextSet(run, end);
+            }
+        }
+
+        return ranges;
+    }
 
     public void Fill(ulong gpa, ulong length, byte value)
     {
@@ -182,7 +347,7 @@ public sealed unsafe class GuestMemory : IDisposable
 
     public T ReadValue<T>(ulong gpa)
         where T : unmanaged =>
-        MemoryMarshal.Read<T>(GetSpan(gpa, sizeof(T)));
+        MemoryMarshal.Read<T>(GetReadOnlySpan(gpa, sizeof(T)));
 
     /// <summary>
     /// Faults every page in writable now (MADV_POPULATE_WRITE), so a restored guest does not take

@@ -27,6 +27,12 @@ public sealed class SnapshotImage
 
     /// <summary><c>memory_restore_mode=ondemand</c>: pages are read from memory-ranges when first touched (userfaultfd).</summary>
     public bool OnDemand { get; init; }
+
+    /// <summary>
+    /// RAM already filled (a migration received it over the wire or as a memfd): the VM is built
+    /// on it instead of on fresh RAM filled from memory-ranges, and owns it from then on.
+    /// </summary>
+    public GuestMemory? FilledMemory { get; init; }
 }
 
 /// <summary>

@@ -62,7 +62,7 @@ public static class SnapshotMemory
             for (ulong page = 0; page < range.Length; page += PageSize)
             {
                 var length = (int)Math.Min(PageSize, range.Length - page);
-                var zero = memory.GetSpan(range.Gpa + page, length).IndexOfAnyExcept((byte)0) < 0;
+                var zero = memory.GetReadOnlySpan(range.Gpa + page, length).IndexOfAnyExcept((byte)0) < 0;
                 if (!zero)
                 {
                     if (runLength == 0)
@@ -75,7 +75,7 @@ public static class SnapshotMemory
 
                 if (runLength > 0 && (zero || runLength >= MaxWrite || page + (ulong)length >= range.Length))
                 {
-                    RandomAccess.Write(file, memory.GetSpan(range.Gpa + run, (int)runLength), (long)(fileOffset + run));
+                    RandomAccess.Write(file, memory.GetReadOnlySpan(range.Gpa + run, (int)runLength), (long)(fileOffset + run));
                     written += runLength;
                     runLength = 0;
                 }

@@ -54,8 +54,9 @@ public sealed class ActionMatrixTests
         ("vm.coredump", """{"destination_url":"file:///tmp/core"}""", ["NotCreated", "InvalidState", "Internal", "Internal", "Internal"]),
 #endif
         ("vm.restore", """{"source_url":"file:///nonexistent/snap"}""", ["InvalidArgument", "InvalidState", "InvalidState", "InvalidState", "InvalidState"]),
-        ("vm.receive-migration", """{"receiver_url":"unix:/tmp/mig.sock"}""", ["Internal", "InvalidState", "InvalidState", "InvalidState", "InvalidState"]),
-        ("vm.send-migration", """{"destination_url":"unix:/tmp/mig.sock"}""", ["NotCreated", "InvalidState", "Internal", "Internal", "Internal"]),
+        // URLs without a port: refused before anything listens or connects.
+        ("vm.receive-migration", """{"receiver_url":"tcp:localhost"}""", ["InvalidArgument", "InvalidState", "InvalidState", "InvalidState", "InvalidState"]),
+        ("vm.send-migration", """{"destination_url":"tcp:localhost"}""", ["NotCreated", "InvalidState", "InvalidArgument", "InvalidArgument", "InvalidArgument"]),
     ];
 
     public static TheoryData<string, VmmPhase> Cells()

@@ -19,6 +19,7 @@ public sealed class KvmAbiTests
         Assert.Equal(312, Unsafe.SizeOf<kvm_sregs>());
         Assert.Equal(416, Unsafe.SizeOf<kvm_fpu>());
         Assert.Equal(32, Unsafe.SizeOf<kvm_userspace_memory_region>());
+        Assert.Equal(16, Unsafe.SizeOf<kvm_dirty_log>());
         Assert.Equal(8, Unsafe.SizeOf<kvm_cpuid2>());
         Assert.Equal(40, Unsafe.SizeOf<kvm_cpuid_entry2>());
         Assert.Equal(8, Unsafe.SizeOf<kvm_msrs>());
@@ -56,6 +57,7 @@ public sealed class KvmAbiTests
         Assert.Equal(0xC008AE05UL, KvmIoctls.KVM_GET_SUPPORTED_CPUID);
         Assert.Equal(0xAE41UL, KvmIoctls.KVM_CREATE_VCPU);
         Assert.Equal(0x4020AE46UL, KvmIoctls.KVM_SET_USER_MEMORY_REGION);
+        Assert.Equal(0x4010AE42UL, KvmIoctls.KVM_GET_DIRTY_LOG);
         Assert.Equal(0xAE47UL, KvmIoctls.KVM_SET_TSS_ADDR);
         Assert.Equal(0x4008AE48UL, KvmIoctls.KVM_SET_IDENTITY_MAP_ADDR);
         Assert.Equal(0xAE60UL, KvmIoctls.KVM_CREATE_IRQCHIP);

@@ -28,6 +28,7 @@ internal static unsafe class KvmIoctls
     // VM ioctls.
     public static readonly ulong KVM_CREATE_VCPU = IO(0x41);
     public static readonly ulong KVM_SET_USER_MEMORY_REGION = IOW(0x46, sizeof(kvm_userspace_memory_region));
+    public static readonly ulong KVM_GET_DIRTY_LOG = IOW(0x42, sizeof(kvm_dirty_log));
     public static readonly ulong KVM_SET_TSS_ADDR = IO(0x47);
     public static readonly ulong KVM_SET_IDENTITY_MAP_ADDR = IOW(0x48, sizeof(ulong));
     public static readonly ulong KVM_CREATE_IRQCHIP = IO(0x60);

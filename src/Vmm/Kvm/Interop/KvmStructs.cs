@@ -130,6 +130,15 @@ internal struct kvm_irq_level
     public uint level;
 }
 
+/// <summary><c>struct kvm_dirty_log</c>: the slot and a pointer to a bitmap of one bit per page of it.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal struct kvm_dirty_log
+{
+    public uint slot;
+    public uint padding1;
+    public ulong dirty_bitmap;
+}
+
 [StructLayout(LayoutKind.Sequential)]
 internal struct kvm_userspace_memory_region
 {

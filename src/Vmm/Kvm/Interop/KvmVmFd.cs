@@ -27,6 +27,19 @@ internal sealed unsafe class KvmVmFd(FdHandle fd) : IDisposable
         fd.Ioctl(KvmIoctls.KVM_SET_USER_MEMORY_REGION, (nint)(&region), "KVM_SET_USER_MEMORY_REGION");
     }
 
+    /// <summary>
+    /// KVM_GET_DIRTY_LOG: the pages of <paramref name="slot"/> the guest wrote since the last call
+    /// (or since KVM_MEM_LOG_DIRTY_PAGES was set), one bit per page; KVM clears its log as it copies.
+    /// </summary>
+    public void GetDirtyLog(uint slot, ulong[] bitmap)
+    {
+        fixed (ulong* bits = bitmap)
+        {
+            var log = new kvm_dirty_log { slot = slot, dirty_bitmap = (ulong)bits };
+            fd.Ioctl(KvmIoctls.KVM_GET_DIRTY_LOG, (nint)(&log), "KVM_GET_DIRTY_LOG");
+        }
+    }
+
     public void SetTssAddress(ulong address) => fd.Ioctl(KvmIoctls.KVM_SET_TSS_ADDR, (nint)address, "KVM_SET_TSS_ADDR");
 
     public void SetIdentityMapAddress(ulong address) =>

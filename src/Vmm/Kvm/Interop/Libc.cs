@@ -59,6 +59,9 @@ internal static unsafe partial class Libc
     [LibraryImport(LibcName, EntryPoint = "madvise", SetLastError = true)]
     public static partial int madvise(nint addr, nuint length, int advice);
 
+    [LibraryImport(LibcName, EntryPoint = "mincore", SetLastError = true)]
+    public static partial int mincore(nint addr, nuint length, byte* vec);
+
     [LibraryImport(LibcName, EntryPoint = "memfd_create", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     public static partial int memfd_create(string name, uint flags);
 
