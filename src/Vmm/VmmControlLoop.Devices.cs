@@ -178,11 +178,6 @@ public sealed partial class VmmControlLoop
         return Answer(ApiResult.Ok());
     }
 
-#if GUEST_DEBUG
-    ValueTask<ApiResult> IRequestHandler.VmCoredump(VmCoredumpCommand command) =>
-        Refuse(command.Action, "Writing a guest core dump");
-#endif
-
     ValueTask<ApiResult> IRequestHandler.VmReceiveMigration(VmReceiveMigrationCommand command) =>
         Refuse(command.Action, "Receiving a migration");
 

@@ -107,6 +107,12 @@ public interface IGuestVm : IDisposable
     /// <summary>Guest RAM, which a snapshot writes to memory-ranges; null for a backend without any.</summary>
     GuestMemory? Memory => null;
 
+    /// <summary>
+    /// The registers of every vCPU of a paused VM, for vm.coredump's notes (GUEST_DEBUG builds).
+    /// </summary>
+    IReadOnlyList<Debug.CoreCpuState> CoreCpus() =>
+        throw new HypervisorException("Writing a guest core dump is not supported by this backend", []);
+
     /// <summary>Per-device counters for vm.counters, e.g. <c>{"__serial": {"tx_bytes": 12}}</c>.</summary>
     IReadOnlyDictionary<string, IReadOnlyDictionary<string, ulong>> Counters();
 }

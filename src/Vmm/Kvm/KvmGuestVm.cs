@@ -125,6 +125,16 @@ internal sealed class KvmGuestVm : IGuestVm
         return KvmRestore.Save(this, _system.GetMsrIndexList());
     }
 
+    public IReadOnlyList<Debug.CoreCpuState> CoreCpus()
+    {
+        if (!_paused || _shutdown)
+        {
+            throw new HypervisorException("Trying to coredump while VM is not running or paused");
+        }
+
+        return [.. _vcpus.Select(v => KvmCoredump.Read(v.Id, v.Fd))];
+    }
+
     public void Pause()
     {
         if (!_booted || _shutdown)
