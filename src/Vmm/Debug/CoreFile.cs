@@ -1,6 +1,5 @@
 using CloudHypervisor.InternalApi;
 using CloudHypervisor.Vmm.Hypervisor;
-using CloudHypervisor.Vmm.Kvm.Interop;
 using CloudHypervisor.Vmm.Memory;
 
 namespace CloudHypervisor.Vmm.Debug;
