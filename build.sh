@@ -26,6 +26,8 @@ declare -A needs=(
   # The guest kit is checked against a real virtio implementation: QEMU's, under TCG (Vmm.Tests
   # KitOnQemuTests); bench/run.sh compares boot times with it.
   [qemu-system-x86_64]=qemu-system-x86
+  # vm.coredump's test opens the core against a bundled guest's ELF with Debian's gdb.
+  [gdb]=gdb
 )
 missing=()
 for cmd in "${!needs[@]}"; do

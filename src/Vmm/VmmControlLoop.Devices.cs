@@ -220,10 +220,6 @@ public sealed partial class VmmControlLoop
         return Answer(ApiResult.Ok());
     }
 
-#if GUEST_DEBUG
-    ValueTask<ApiResult> IRequestHandler.VmCoredump(VmCoredumpCommand command) =>
-        Refuse(command.Action, "Writing a guest core dump");
-#endif
 
     /// <summary>
     /// Cold add: validated on a clone and stored, 204. A booted VM gets the same validation (so a

@@ -41,7 +41,7 @@ public sealed class TestHypervisor : IHypervisor
 
     public int ConsolesPrepared { get; private set; }
 
-    /// <summary>When set, SaveState waits on it: a snapshot that takes as long as the test wants.</summary>
+    /// <summary>When set, SaveState and CoreCpus wait on it: a snapshot or core dump that takes as long as the test wants.</summary>
     public SemaphoreSlim? SnapshotGate { get; set; }
 
     /// <summary>Signalled when a SaveState has started (and may be waiting on <see cref="SnapshotGate"/>).</summary>
@@ -147,6 +147,14 @@ public sealed class TestGuestVm(TestHypervisor hypervisor, VmConfig config, IGue
     }
 
     public void Resume() => _calls.Enqueue("resume");
+
+    public IReadOnlyList<CloudHypervisor.Vmm.Debug.CoreCpuState> CoreCpus()
+    {
+        _calls.Enqueue("core-cpus");
+        hypervisor.SnapshotStarted.Release();
+        hypervisor.SnapshotGate?.Wait(TimeSpan.FromSeconds(30));
+        return [new CloudHypervisor.Vmm.Debug.CoreCpuState { Id = 0, Rip = 0x100000 }];
+    }
 
     public void Shutdown() => _calls.Enqueue("shutdown");
 

@@ -19,6 +19,7 @@ public static class Preconditions
     public const string VmAlreadyCreated = "VM is already created";
     public const string VmNotRunning = "VM is not running";
     public const string SnapshotWhileRunning = "Trying to snapshot while VM is running";
+    public const string CoredumpNotRunning = "Trying to coredump while VM is not running or paused";
     public const string ResizeDiskFailed = "Failed resizing a disk image";
 
     private static readonly Rule Ok = new(null, null, []);
@@ -68,7 +69,7 @@ public static class Preconditions
         [ApiCatalog.VmRemoveDevice] = new(NoConfig(VmNotCreated), Ok, Ok, Ok, Ok),
         [ApiCatalog.VmSnapshot] = new(NoConfig(VmNotRunning), Invalid(VmNotRunning), Invalid(SnapshotWhileRunning), Invalid(SnapshotWhileRunning), Ok),
 #if GUEST_DEBUG
-        [ApiCatalog.VmCoredump] = new(NoConfig(VmNotRunning), Invalid(VmNotRunning), Ok, Ok, Ok),
+        [ApiCatalog.VmCoredump] = new(NoConfig(VmNotRunning), Invalid(VmNotRunning), Invalid(CoredumpNotRunning), Ok, Ok),
 #endif
         [ApiCatalog.VmRestore] = new(Ok, Invalid(VmAlreadyCreated), Invalid(VmAlreadyCreated), Invalid(VmAlreadyCreated), Invalid(VmAlreadyCreated)),
         [ApiCatalog.VmReceiveMigration] = new(Ok, Invalid(VmAlreadyCreated), Invalid(VmAlreadyCreated), Invalid(VmAlreadyCreated), Invalid(VmAlreadyCreated)),

@@ -135,6 +135,12 @@ public interface IGuestVm : IDisposable
     /// <summary>The CPUID entries the guest sees (upstream's common_cpuid of the migration's Config).</summary>
     IReadOnlyList<CpuidEntry> Cpuid => [];
 
+    /// <summary>
+    /// The registers of every vCPU of a paused VM, for vm.coredump's notes (GUEST_DEBUG builds).
+    /// </summary>
+    IReadOnlyList<Debug.CoreCpuState> CoreCpus() =>
+        throw new HypervisorException("Writing a guest core dump is not supported by this backend", []);
+
     /// <summary>Per-device counters for vm.counters, e.g. <c>{"__serial": {"tx_bytes": 12}}</c>.</summary>
     IReadOnlyDictionary<string, IReadOnlyDictionary<string, ulong>> Counters();
 }

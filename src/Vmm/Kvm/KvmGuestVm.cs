@@ -171,6 +171,16 @@ internal sealed class KvmGuestVm : IGuestVm
     public IReadOnlyList<CpuidEntry> Cpuid =>
         _vcpus.Count == 0 ? [] : [.. _vcpus[0].Fd.Cpuid.Select(e => new CpuidEntry(e.function, e.index, e.flags, e.eax, e.ebx, e.ecx, e.edx))];
 
+    public IReadOnlyList<Debug.CoreCpuState> CoreCpus()
+    {
+        if (!_paused || _shutdown)
+        {
+            throw new HypervisorException("Trying to coredump while VM is not running or paused");
+        }
+
+        return [.. _vcpus.Select(v => KvmCoredump.Read(v.Id, v.Fd))];
+    }
+
     public void Pause()
     {
         if (!_booted || _shutdown)

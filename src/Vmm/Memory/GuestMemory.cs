@@ -147,7 +147,8 @@ public sealed unsafe class GuestMemory : IDisposable
 
             var mapping = MmapHandle.Map((nuint)size, Libc.PROT_READ | Libc.PROT_WRITE, Libc.MAP_SHARED, memfd.Fd, "guest RAM");
             _ = Libc.madvise(mapping.Address, mapping.Length, Libc.MADV_DONTFORK);
-            return new GuestMemory(mapping, memfd, Layout(size));
+            // A hugetlb memfd is not told apart yet: the balloon then finds out from madvise.
+            return new GuestMemory(mapping, memfd, Layout(size), hugepages: false);
         }
         catch
         {

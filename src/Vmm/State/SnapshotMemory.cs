@@ -47,15 +47,16 @@ public static class SnapshotMemory
     }
 
     /// <summary>
-    /// Writes every range of <paramref name="memory"/> into <paramref name="file"/> (sized first,
-    /// so zero pages stay holes). Returns the bytes actually written.
+    /// Writes every range of <paramref name="memory"/> into <paramref name="file"/> from
+    /// <paramref name="baseOffset"/> on (the file is sized first, so zero pages stay holes; a core
+    /// file puts its headers before the ranges). Returns the bytes actually written.
     /// </summary>
-    public static ulong Write(GuestMemory memory, SafeFileHandle file)
+    public static ulong Write(GuestMemory memory, SafeFileHandle file, long baseOffset = 0)
     {
         ArgumentNullException.ThrowIfNull(memory);
         var table = Ranges(memory);
-        RandomAccess.SetLength(file, (long)table.TotalLength);
-        ulong fileOffset = 0, written = 0;
+        RandomAccess.SetLength(file, baseOffset + (long)table.TotalLength);
+        ulong fileOffset = (ulong)baseOffset, written = 0;
         foreach (var range in table.Data)
         {
             ulong run = 0, runLength = 0;

@@ -51,7 +51,7 @@ public sealed class ActionMatrixTests
         ("vm.remove-device", """{"id":"disk0"}""", ["NotCreated", "Ok", "Internal", "Internal", "Internal"]),
         ("vm.snapshot", """{"destination_url":"file:///nonexistent/snap"}""", ["NotCreated", "InvalidState", "InvalidState vm/snapshotting", "InvalidState vm/snapshotting", "InvalidArgument vm/snapshotting"]),
 #if GUEST_DEBUG
-        ("vm.coredump", """{"destination_url":"file:///tmp/core"}""", ["NotCreated", "InvalidState", "Internal", "Internal", "Internal"]),
+        ("vm.coredump", """{"destination_url":"file:///nonexistent/core"}""", ["NotCreated", "InvalidState", "InvalidState vm/coredumping", "InvalidArgument vm/coredumping", "InvalidArgument vm/coredumping"]),
 #endif
         ("vm.restore", """{"source_url":"file:///nonexistent/snap"}""", ["InvalidArgument", "InvalidState", "InvalidState", "InvalidState", "InvalidState"]),
         // URLs without a port: refused before anything listens or connects.
