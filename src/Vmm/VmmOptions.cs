@@ -29,4 +29,10 @@ public sealed record VmmOptions
     /// enough that a stuck one cannot keep the VMM from exiting.
     /// </summary>
     public TimeSpan OperationCancelGrace { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// The paths the VMM process itself uses (its directory, the event-monitor and log files, the
+    /// API socket's directory), allowed besides the VM config's when Landlock is applied.
+    /// </summary>
+    public IReadOnlyList<Host.LandlockRule> LandlockHostRules { get; init; } = [];
 }
