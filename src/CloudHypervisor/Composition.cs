@@ -124,6 +124,7 @@ public static class Composition
             BuildVersion = BuildInfo.Version,
             Version = BuildInfo.Version[1..],
             Features = BuildInfo.Features,
+            Landlock = arguments.Landlock,
             LandlockHostRules = LandlockHostRules(arguments),
         };
         loop = new VmmControlLoop(channel, events, hypervisor, log, options);
@@ -140,6 +141,21 @@ public static class Composition
     {
         ArgumentNullException.ThrowIfNull(arguments);
         var rules = new List<LandlockRule> { new(Path.GetFullPath(AppContext.BaseDirectory), true, false) };
+        // A JIT build also loads framework assemblies lazily, from the shared framework's directories.
+        if (AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES") is string assemblies)
+        {
+            rules.AddRange(assemblies.Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
+                .Select(p => Path.GetDirectoryName(p)).OfType<string>().Distinct().Select(d => new LandlockRule(d, true, false)));
+        }
+
+        // --landlock-rules hold for every VM created under --landlock, not only the CLI's.
+        foreach (var value in arguments.LandlockRules)
+        {
+            if (ConfigOptions.LandlockRule(value).TryGet(out var rule, out _))
+            {
+                rules.Add(new(Path.GetFullPath(rule.Path), rule.Access.Contains('r', StringComparison.Ordinal), rule.Access.Contains('w', StringComparison.Ordinal)));
+            }
+        }
         if (arguments.EventMonitor is { } events && ServiceOptions.EventMonitor(events).TryGet(out var target, out _) && target.Path is { } eventPath)
         {
             rules.Add(new(Path.GetFullPath(eventPath), true, true));

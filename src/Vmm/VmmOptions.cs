@@ -35,4 +35,11 @@ public sealed record VmmOptions
     /// API socket's directory), allowed besides the VM config's when Landlock is applied.
     /// </summary>
     public IReadOnlyList<Host.LandlockRule> LandlockHostRules { get; init; } = [];
+
+    /// <summary>
+    /// <c>--landlock</c>: every vm.create applies Landlock, whether or not its config sets
+    /// <c>landlock_enable</c> (upstream sets it in the CLI's config only), so an operator's unit
+    /// file sandboxes the VMs its API clients create too.
+    /// </summary>
+    public bool Landlock { get; init; }
 }
