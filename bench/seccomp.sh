@@ -25,6 +25,7 @@ for round in $(seq "$rounds"); do
   done
 done
 for mode in true false; do
-  grep "seccomp=$mode " "$dir/results" | awk -v m="$mode" '{p50[NR]=$4; p99[NR]=$5} END {
-    n=asort(p50); asort(p99); printf "median seccomp=%s: p50 %.1f us, p99 %.1f us\n", m, p50[int((n+1)/2)], p99[int((n+1)/2)]}'
+  for col in 4 5; do
+    grep "seccomp=$mode " "$dir/results" | awk -v c="$col" '{print $c}' | sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'
+  done | paste -sd' ' | awk -v m="$mode" '{printf "median seccomp=%s: p50 %s us, p99 %s us\n", m, $1, $2}'
 done

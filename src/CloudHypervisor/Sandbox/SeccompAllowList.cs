@@ -5,7 +5,8 @@ namespace CloudHypervisor.Sandbox;
 /// asm/unistd_64.h). Measured, not guessed: the real executable, JIT and Native AOT, was run by
 /// the real-binary tests (CloudHypervisor.Tests but its Linux and QEMU guests, the binary tests of
 /// Frontends.DBus.Tests) under <c>strace -f</c>, and every call made after the filter's
-/// installation point, or before it but needed again later (socket, bind), is here. A few that
+/// installation point, or before it but needed again later (socket, bind), is here
+/// (scripts/seccomp-measure.sh repeats the measurement and names any call missing). A few that
 /// the tests did not reach are allowed for a stated reason: glibc's and the vDSO's fallbacks (clone
 /// when clone3 is refused, the clock calls), the other halves of measured operations (mkdir and
 /// renameat for snapshots, fdatasync, fallocate, userfaultfd for an on-demand restore, sendmsg for

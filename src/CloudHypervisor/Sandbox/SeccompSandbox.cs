@@ -37,24 +37,26 @@ internal static class SeccompSandbox
     /// <summary>Installs the filter for <paramref name="mode"/> on every thread; throws <see cref="FatalErrorException"/>.</summary>
     public static void Apply(string mode, ILogger log)
     {
-        if (DenyAction(mode) is not { } deny)
+        if (DenyAction(mode) is { } deny)
+        {
+            var program = Seccomp.Build(SeccompAllowList.Numbers, deny);
+            try
+            {
+                Seccomp.Install(program);
+            }
+            catch (IOException e)
+            {
+                throw new FatalErrorException(["Error applying seccomp filter", e.Message]);
+            }
+
+            log.Information("seccomp filter installed ({Mode}): {Count} system calls allowed, {Length} BPF instructions",
+                mode, SeccompAllowList.Numbers.Count, program.Length);
+        }
+        else
         {
             log.Information("seccomp disabled (--seccomp false)");
-            return;
         }
 
-        var program = Seccomp.Build(SeccompAllowList.Numbers, deny);
-        try
-        {
-            Seccomp.Install(program);
-        }
-        catch (IOException e)
-        {
-            throw new FatalErrorException(["Error applying seccomp filter", e.Message]);
-        }
-
-        log.Information("seccomp filter installed ({Mode}): {Count} system calls allowed, {Length} BPF instructions",
-            mode, SeccompAllowList.Numbers.Count, program.Length);
         if (Environment.GetEnvironmentVariable(ProbeVariable) == "execve")
         {
             var probe = new Thread(() => log.Warning("seccomp probe: execve answered errno {Errno}", Seccomp.TryEmptyExecve()))
