@@ -6,6 +6,7 @@ using CloudHypervisor.InternalApi;
 using CloudHypervisor.InternalApi.Models;
 using CloudHypervisor.InternalApi.Options;
 using CloudHypervisor.Vmm;
+using CloudHypervisor.Vmm.Host;
 using CloudHypervisor.Vmm.Hypervisor;
 using Serilog;
 #if DBUS_API
@@ -123,10 +124,54 @@ public static class Composition
             BuildVersion = BuildInfo.Version,
             Version = BuildInfo.Version[1..],
             Features = BuildInfo.Features,
+            Landlock = arguments.Landlock,
+            LandlockHostRules = LandlockHostRules(arguments),
         };
         loop = new VmmControlLoop(channel, events, hypervisor, log, options);
         var started = loop;
         return Task.Run(() => started.RunAsync(ct), CancellationToken.None);
+    }
+
+    /// <summary>
+    /// What the process itself touches after vm.create, for Landlock: its own directory (the JIT
+    /// build loads assemblies lazily), the event-monitor and log files, the API socket's directory
+    /// (the socket is removed there at exit).
+    /// </summary>
+    public static IReadOnlyList<LandlockRule> LandlockHostRules(CliArguments arguments)
+    {
+        ArgumentNullException.ThrowIfNull(arguments);
+        var rules = new List<LandlockRule> { new(Path.GetFullPath(AppContext.BaseDirectory), true, false) };
+        // A JIT build also loads framework assemblies lazily, from the shared framework's directories.
+        if (AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES") is string assemblies)
+        {
+            rules.AddRange(assemblies.Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
+                .Select(p => Path.GetDirectoryName(p)).OfType<string>().Distinct().Select(d => new LandlockRule(d, true, false)));
+        }
+
+        // --landlock-rules hold for every VM created under --landlock, not only the CLI's.
+        foreach (var value in arguments.LandlockRules)
+        {
+            if (ConfigOptions.LandlockRule(value).TryGet(out var rule, out _))
+            {
+                rules.Add(new(Path.GetFullPath(rule.Path), rule.Access.Contains('r', StringComparison.Ordinal), rule.Access.Contains('w', StringComparison.Ordinal)));
+            }
+        }
+        if (arguments.EventMonitor is { } events && ServiceOptions.EventMonitor(events).TryGet(out var target, out _) && target.Path is { } eventPath)
+        {
+            rules.Add(new(Path.GetFullPath(eventPath), true, true));
+        }
+
+        if (arguments.LogFile is { } logFile)
+        {
+            rules.Add(new(Path.GetFullPath(logFile), true, true));
+        }
+
+        if (arguments.ApiSocket is { } socket && ServiceOptions.ApiSocket(socket).TryGet(out var api, out _) && api.Path is { } socketPath)
+        {
+            rules.Add(new(Path.GetDirectoryName(Path.GetFullPath(socketPath)) ?? "/", true, true));
+        }
+
+        return rules;
     }
 
     private static T OrFail<T>(OptionResult<T> result) =>

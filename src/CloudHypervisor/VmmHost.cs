@@ -5,6 +5,7 @@ using CloudHypervisor.EventMonitor.Sinks;
 using CloudHypervisor.Frontends.Rest;
 using CloudHypervisor.InternalApi;
 using CloudHypervisor.Logging;
+using CloudHypervisor.Sandbox;
 using CloudHypervisor.Vmm.Kvm;
 using Serilog;
 using EventHub = CloudHypervisor.EventMonitor.EventMonitor;
@@ -81,6 +82,9 @@ public sealed class VmmHost(CliArguments arguments, ILogger log) : IAsyncDisposa
                 _rest = await StartFrontend(() => RestServer.StartAsync(apiSocket, _channel, _events, log, _stop.Token));
             }
 
+            // The VMM has started: from here on every thread, the runtime's later ones included,
+            // runs under the seccomp filter (--seccomp), before READY=1 and before any VM exists.
+            SeccompSandbox.Apply(arguments.Seccomp, _log);
             _notify.Notify(SdNotify.Ready);
 
             // 5: the CLI's own VM, through the same channel as every frontend.

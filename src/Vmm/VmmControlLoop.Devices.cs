@@ -238,6 +238,11 @@ public sealed partial class VmmControlLoop
             return Answer(invalid);
         }
 
+        if (LandlockRefusal(action, added.Config!) is { } sandboxed)
+        {
+            return Answer(sandboxed);
+        }
+
         if (_vm is { } vm)
         {
             return Answer(HotPlug(action, vm, added.Config!));

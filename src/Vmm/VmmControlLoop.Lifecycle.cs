@@ -56,7 +56,7 @@ public sealed partial class VmmControlLoop
             return Answer(Failed(action, e));
         }
 
-        return Answer(ApiResult.Ok());
+        return Answer(config.LandlockEnable || _options.Landlock ? ApplyLandlock(action, config) : ApiResult.Ok());
     }
 
     ValueTask<ApiResult> IRequestHandler.VmBoot(VmBootCommand command)

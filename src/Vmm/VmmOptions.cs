@@ -29,4 +29,17 @@ public sealed record VmmOptions
     /// enough that a stuck one cannot keep the VMM from exiting.
     /// </summary>
     public TimeSpan OperationCancelGrace { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// The paths the VMM process itself uses (its directory, the event-monitor and log files, the
+    /// API socket's directory), allowed besides the VM config's when Landlock is applied.
+    /// </summary>
+    public IReadOnlyList<Host.LandlockRule> LandlockHostRules { get; init; } = [];
+
+    /// <summary>
+    /// <c>--landlock</c>: every vm.create applies Landlock, whether or not its config sets
+    /// <c>landlock_enable</c> (upstream sets it in the CLI's config only), so an operator's unit
+    /// file sandboxes the VMs its API clients create too.
+    /// </summary>
+    public bool Landlock { get; init; }
 }

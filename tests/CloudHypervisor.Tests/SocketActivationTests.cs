@@ -126,5 +126,15 @@ public sealed class SocketActivationTests : IDisposable
         Assert.Equal("", output.Trim());
     }
 
+    [Fact]
+    public async Task The_service_runs_the_vmm_with_seccomp_and_landlock()
+    {
+        var unit = await File.ReadAllLinesAsync(Path.Combine(Repo(), "scripts", "systemd", "cloud-hypervisor@.service"));
+
+        var exec = Assert.Single(unit, l => l.StartsWith("ExecStart=", StringComparison.Ordinal)).Split(' ');
+        Assert.Contains("--landlock", exec);
+        Assert.Equal("true", exec[Array.IndexOf(exec, "--seccomp") + 1]);
+    }
+
     private static string Quote(string s) => "'" + s.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("'", "\\'", StringComparison.Ordinal) + "'";
 }
