@@ -177,10 +177,12 @@ internal static class SeccompAllowList
 
         // KVM and the device workers: every KVM ioctl (KVM_RUN, KVM_IRQFD, KVM_IOEVENTFD,
         // KVM_SET_USER_MEMORY_REGION, the GET/SET state ioctls), TUNSETIFF on /dev/net/tun, terminal ioctls
-        // for PTYs; guest RAM in a memfd; userfaultfd for restore on demand.
+        // for PTYs; guest RAM in a memfd; userfaultfd for restore on demand; mincore for a migration's
+        // first pass, which sends only the pages of RAM that were ever touched.
         new("ioctl", 16),
         new("memfd_create", 319),
         new("userfaultfd", 323),
+        new("mincore", 27),
 
         // Landlock at vm.create (every thread restricts itself from a signal handler, which gettid and tgkill
         // reach).
