@@ -1,6 +1,7 @@
 using CloudHypervisor.InternalApi;
 using CloudHypervisor.Vmm.Hypervisor;
 using CloudHypervisor.Vmm.Memory;
+using CloudHypervisor.Vmm.State;
 
 namespace CloudHypervisor.Vmm.Debug;
 
@@ -80,12 +81,12 @@ public static class CoreFile
             }
 
             File.Move(temporary, path, overwrite: false);
-            SyncDirectory(directory);
+            SnapshotFiles.SyncDirectory(directory);
             return new CoreWriteResult(size, memory.Size, written);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            TryDelete(temporary);
+            SnapshotFiles.TryDelete(temporary);
             if (e.HResult is ENOSPC or EDQUOT || e.Message.Contains("No space left", StringComparison.Ordinal))
             {
                 throw new HypervisorException(ApiErrorKind.Internal, "Cannot coredump VM",
@@ -93,30 +94,6 @@ public static class CoreFile
             }
 
             throw new HypervisorException(ApiErrorKind.Internal, "Cannot coredump VM", [$"Error writing coredump file {path}; nothing was left behind", e.Message]);
-        }
-    }
-
-    private static void SyncDirectory(string directory)
-    {
-        var fd = Libc.open(directory, Libc.O_RDONLY | Libc.O_DIRECTORY | Libc.O_CLOEXEC);
-        if (fd < 0)
-        {
-            return;
-        }
-
-        _ = Libc.fsync(fd);
-        _ = Libc.close(fd);
-    }
-
-    private static void TryDelete(string path)
-    {
-        try
-        {
-            File.Delete(path);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            // Best effort: the error being reported matters more.
         }
     }
 }

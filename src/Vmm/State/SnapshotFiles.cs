@@ -181,7 +181,8 @@ public static class SnapshotFiles
         file.Flush(flushToDisk: true);
     }
 
-    private static void SyncDirectory(string directory)
+    /// <summary>fsync of a directory, so a rename into it is on disk; best effort.</summary>
+    internal static void SyncDirectory(string directory)
     {
         var fd = Libc.open(directory, Libc.O_RDONLY | Libc.O_DIRECTORY | Libc.O_CLOEXEC);
         if (fd < 0)
@@ -193,7 +194,8 @@ public static class SnapshotFiles
         _ = Libc.close(fd);
     }
 
-    private static void TryDelete(string path)
+    /// <summary>Deletes a temporary file on a failure path; best effort.</summary>
+    internal static void TryDelete(string path)
     {
         try
         {
